@@ -1,0 +1,336 @@
+"""Prior kinds for uncertain parameters, sampled by inverse CDF from uniforms.
+
+Every prior is a small frozen pydantic model that validates its arguments on
+construction (as Ciw's distributions do), knows its own mean and variance, and
+turns an array of uniforms into draws with :meth:`ppf`. Sampling through the
+inverse CDF is what lets a Gaussian copula correlate any mix of kinds, and lets
+every trial's parameters come from one fixed block of uniforms (MODEL.md s.1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import special, stats
+
+
+class _Prior(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def variance(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (float(self.ppf(np.array([0.0]))[0]), float(self.ppf(np.array([1.0]))[0]))
+
+    def quantile(self, q: float) -> float:
+        return float(self.ppf(np.array([q]))[0])
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude={"dist"}).items() if v is not None)
+        return f"{self.dist}({args})"
+
+
+class Fixed(_Prior):
+    dist: Literal["fixed"] = "fixed"
+    value: float
+
+    def ppf(self, u):
+        return np.full(np.shape(u), self.value, dtype=float)
+
+    @property
+    def mean(self):
+        return self.value
+
+    @property
+    def variance(self):
+        return 0.0
+
+
+class Uniform(_Prior):
+    dist: Literal["uniform"] = "uniform"
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.high > self.low:
+            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+        return self
+
+    def ppf(self, u):
+        return self.low + (self.high - self.low) * np.asarray(u, dtype=float)
+
+    @property
+    def mean(self):
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self):
+        return (self.high - self.low) ** 2 / 12
+
+
+class Triangular(_Prior):
+    dist: Literal["triangular"] = "triangular"
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not (self.low <= self.mode <= self.high and self.high > self.low):
+            raise ValueError(
+                f"need low <= mode <= high and low < high; got low={self.low}, mode={self.mode}, high={self.high}"
+            )
+        return self
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        a, c, b = self.low, self.mode, self.high
+        fc = (c - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (c - a))
+        right = b - np.sqrt((1 - u) * (b - a) * (b - c))
+        return np.where(u < fc, left, right)
+
+    @property
+    def mean(self):
+        return (self.low + self.mode + self.high) / 3
+
+    @property
+    def variance(self):
+        a, c, b = self.low, self.mode, self.high
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+
+
+class Pert(_Prior):
+    """Beta-PERT on [low, high] with the given mode and shape ``lam`` (4 classically)."""
+
+    dist: Literal["pert"] = "pert"
+    low: float
+    mode: float
+    high: float
+    lam: float = Field(4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not (self.low <= self.mode <= self.high and self.high > self.low):
+            raise ValueError(
+                f"need low <= mode <= high and low < high; got low={self.low}, mode={self.mode}, high={self.high}"
+            )
+        return self
+
+    @property
+    def _ab(self):
+        r = self.high - self.low
+        a = 1 + self.lam * (self.mode - self.low) / r
+        b = 1 + self.lam * (self.high - self.mode) / r
+        return a, b
+
+    def ppf(self, u):
+        a, b = self._ab
+        return self.low + (self.high - self.low) * special.betaincinv(a, b, np.asarray(u, dtype=float))
+
+    @property
+    def mean(self):
+        return (self.low + self.lam * self.mode + self.high) / (self.lam + 2)
+
+    @property
+    def variance(self):
+        a, b = self._ab
+        r = self.high - self.low
+        return r * r * a * b / ((a + b) ** 2 * (a + b + 1))
+
+
+class Normal(_Prior):
+    """Normal by mean and sd, optionally truncated to [low, high]."""
+
+    dist: Literal["normal"] = "normal"
+    mean_: float = Field(alias="mean")
+    sd: float = Field(ge=0)
+    low: float | None = None
+    high: float | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.low is not None and self.high is not None and not self.high > self.low:
+            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+        if self.sd == 0 and (self.low is not None or self.high is not None):
+            raise ValueError("a truncated normal needs sd > 0")
+        return self
+
+    def _ab(self):
+        a = -np.inf if self.low is None else (self.low - self.mean_) / self.sd
+        b = np.inf if self.high is None else (self.high - self.mean_) / self.sd
+        return a, b
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        if self.sd == 0:
+            return np.full(u.shape, self.mean_)
+        if self.low is None and self.high is None:
+            return self.mean_ + self.sd * special.ndtri(u)
+        a, b = self._ab()
+        return stats.truncnorm.ppf(u, a, b, loc=self.mean_, scale=self.sd)
+
+    @property
+    def mean(self):
+        if self.low is None and self.high is None or self.sd == 0:
+            return self.mean_
+        a, b = self._ab()
+        return float(stats.truncnorm.mean(a, b, loc=self.mean_, scale=self.sd))
+
+    @property
+    def variance(self):
+        if self.low is None and self.high is None or self.sd == 0:
+            return self.sd**2
+        a, b = self._ab()
+        return float(stats.truncnorm.var(a, b, loc=self.mean_, scale=self.sd))
+
+    def __str__(self):
+        extra = "".join(f", {k}={v}" for k, v in (("low", self.low), ("high", self.high)) if v is not None)
+        return f"normal(mean={self.mean_}, sd={self.sd}{extra})"
+
+
+class LogNormal(_Prior):
+    """Lognormal given by the mean and sd of the variable itself (not of its log)."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    mean_: float = Field(alias="mean", gt=0)
+    sd: float = Field(gt=0)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def _musigma(self):
+        s2 = math.log(1 + (self.sd / self.mean_) ** 2)
+        return math.log(self.mean_) - s2 / 2, math.sqrt(s2)
+
+    def ppf(self, u):
+        mu, s = self._musigma()
+        return np.exp(mu + s * special.ndtri(np.asarray(u, dtype=float)))
+
+    @property
+    def mean(self):
+        return self.mean_
+
+    @property
+    def variance(self):
+        return self.sd**2
+
+    def __str__(self):
+        return f"lognormal(mean={self.mean_}, sd={self.sd})"
+
+
+class Beta(_Prior):
+    """Beta on [0, 1], by shape ``a, b`` or by ``mean, sd``."""
+
+    dist: Literal["beta"] = "beta"
+    a: float | None = Field(None, gt=0)
+    b: float | None = Field(None, gt=0)
+    mean_: float | None = Field(None, alias="mean")
+    sd: float | None = Field(None, gt=0)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self):
+        by_shape = self.a is not None and self.b is not None
+        by_moments = self.mean_ is not None and self.sd is not None
+        if by_shape == by_moments:
+            raise ValueError("give either a and b, or mean and sd")
+        if by_moments:
+            m, s = self.mean_, self.sd
+            if not 0 < m < 1:
+                raise ValueError(f"mean must lie strictly between 0 and 1; got {m}")
+            if not s * s < m * (1 - m):
+                raise ValueError(
+                    f"sd must be below sqrt(mean*(1-mean)) = {math.sqrt(m * (1 - m)):.4g} for a beta; got {s}"
+                )
+        return self
+
+    @property
+    def shape(self) -> tuple[float, float]:
+        if self.a is not None:
+            return self.a, self.b
+        m, s = self.mean_, self.sd
+        k = m * (1 - m) / (s * s) - 1
+        return m * k, (1 - m) * k
+
+    def ppf(self, u):
+        a, b = self.shape
+        return special.betaincinv(a, b, np.asarray(u, dtype=float))
+
+    @property
+    def mean(self):
+        a, b = self.shape
+        return a / (a + b)
+
+    @property
+    def variance(self):
+        a, b = self.shape
+        return a * b / ((a + b) ** 2 * (a + b + 1))
+
+    def __str__(self):
+        a, b = self.shape
+        return f"beta(a={a:.4g}, b={b:.4g})"
+
+
+class Empirical(_Prior):
+    """Resample a given list of values with equal weight (inverse empirical CDF)."""
+
+    dist: Literal["empirical"] = "empirical"
+    values: list[float] = Field(min_length=1)
+
+    def ppf(self, u):
+        v = np.sort(np.asarray(self.values, dtype=float))
+        idx = np.minimum((np.asarray(u, dtype=float) * len(v)).astype(np.int64), len(v) - 1)
+        return v[idx]
+
+    @property
+    def mean(self):
+        return float(np.mean(self.values))
+
+    @property
+    def variance(self):
+        return float(np.var(self.values))
+
+    def __str__(self):
+        return f"empirical(n={len(self.values)})"
+
+
+Prior = Annotated[
+    Union[Fixed, Uniform, Triangular, Pert, Normal, LogNormal, Beta, Empirical],
+    Field(discriminator="dist"),
+]
+PRIOR_KINDS = ("fixed", "uniform", "triangular", "pert", "normal", "lognormal", "beta", "empirical")
+
+
+def correlation_matrix(names: list[str], pairs: list[tuple[str, str, float]]) -> np.ndarray:
+    """Build the copula correlation matrix; raise ValueError if not positive definite."""
+    index = {n: i for i, n in enumerate(names)}
+    c = np.eye(len(names))
+    for a, b, rho in pairs:
+        c[index[a], index[b]] = c[index[b], index[a]] = rho
+    return c
+
+
+def apply_copula(u: np.ndarray, chol: np.ndarray | None) -> np.ndarray:
+    """Correlate independent uniforms ``u`` (trials, P) through a Gaussian copula.
+
+    ``chol`` is the lower Cholesky factor of the correlation matrix, or None for
+    independence (uniforms returned unchanged).
+    """
+    if chol is None:
+        return u
+    z = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16)) @ chol.T
+    return special.ndtr(z)

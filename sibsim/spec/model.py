@@ -1,0 +1,218 @@
+"""The scenario schema (pydantic, frozen, unknown keys rejected).
+
+A scenario is one immutable value: metadata, a parameter table of named priors,
+and a structure (participants, outcomes, rate card, costs, finance) in which
+any number may be replaced by the name of a parameter. See MODEL.md and the
+README's "Scenario format" section for what each field means.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..dists import Fixed, Prior
+
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+# A number, or the name of a parameter in the scenario's parameter table.
+Value = Union[float, str]
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Correlation(_M):
+    a: str
+    b: str
+    rho: float = Field(ge=-1, le=1)
+
+
+class FixedStarts(_M):
+    """Starts per period, the same in every trial."""
+
+    kind: Literal["schedule"] = "schedule"
+    per_period: list[int] = Field(min_length=1)
+
+    @field_validator("per_period")
+    @classmethod
+    def _nonneg(cls, v):
+        bad = [x for x in v if x < 0]
+        if bad:
+            raise ValueError(f"starts must be >= 0; got {bad[0]}")
+        return v
+
+
+class PoissonStarts(_M):
+    """Starts per period ~ Poisson(rate_t * volume), volume a per-trial multiplier."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate_per_period: list[float] = Field(min_length=1)
+    volume: Value = 1.0
+
+    @field_validator("rate_per_period")
+    @classmethod
+    def _nonneg(cls, v):
+        bad = [x for x in v if x < 0]
+        if bad:
+            raise ValueError(f"rates must be >= 0; got {bad[0]}")
+        return v
+
+
+class Participants(_M):
+    starts: Annotated[Union[FixedStarts, PoissonStarts], Field(discriminator="kind")]
+    max_participants: int | None = Field(None, gt=0, description="contract maximum: starts beyond it are refused")
+    engagement: Value = Field(1.0, description="probability that a starter engages")
+    payment_on: Literal["all", "engaged"] = Field(
+        "all", description="pay for outcomes of every referred starter (intention to treat) or engaged ones only"
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.starts.kind == "poisson" and self.max_participants is None:
+            raise ValueError("Poisson starts need max_participants (the contract maximum) to bound the cohort")
+        return self
+
+
+class Effect(_M):
+    type: Literal["absolute", "relative"] = "absolute"
+    size: Value = 0.0
+
+
+class Lag(_M):
+    """Periods from start (or from the prerequisite outcome) to achievement.
+
+    ``fixed``: exactly ``periods``; ``uniform``: uniform on ``low..high``;
+    ``discrete``: ``probabilities[j]`` is the chance of lag ``j + 1``.
+    """
+
+    dist: Literal["fixed", "uniform", "discrete"] = "uniform"
+    periods: int | None = Field(None, ge=0)
+    low: int | None = Field(None, ge=0)
+    high: int | None = Field(None, ge=0)
+    probabilities: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.dist == "fixed":
+            if self.periods is None:
+                raise ValueError("a fixed lag needs periods")
+        elif self.dist == "uniform":
+            if self.low is None or self.high is None or self.high < self.low:
+                raise ValueError(f"a uniform lag needs low <= high; got low={self.low}, high={self.high}")
+        else:
+            p = self.probabilities
+            if not p or any(x < 0 for x in p) or abs(sum(p) - 1) > 1e-6:
+                raise ValueError(f"discrete lag probabilities must be >= 0 and sum to 1; got {p}")
+        return self
+
+    @property
+    def values(self) -> list[int]:
+        if self.dist == "fixed":
+            return [self.periods]
+        if self.dist == "uniform":
+            return list(range(self.low, self.high + 1))
+        return [j + 1 for j in range(len(self.probabilities))]
+
+    @property
+    def probs(self) -> list[float]:
+        if self.dist == "discrete":
+            return list(self.probabilities)
+        n = len(self.values)
+        return [1.0 / n] * n
+
+    @property
+    def max(self) -> int:
+        return max(self.values)
+
+
+class Outcome(_M):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    kind: Literal["binary"] = "binary"
+    direction: Literal["increase", "reduce"] = "increase"
+    baseline: Value = Field(description="counterfactual probability (conditional on the prerequisite, if any)")
+    effect: Effect = Effect()
+    lag: Lag = Lag(dist="fixed", periods=1)
+    requires: str | None = Field(None, description="name of a prerequisite outcome")
+
+
+class RateCard(_M):
+    prices: dict[str, Value] = Field(description="price per achieved outcome, by outcome name")
+    payment_lag_periods: int = Field(0, ge=0)
+    cap_per_participant: Value | None = None
+    cap_per_outcome: dict[str, int] = Field(default_factory=dict, description="maximum number paid, by outcome")
+    cap_total: Value | None = None
+    co_payer_share: Value = Field(0.0, description="share of each payment paid by a central outcomes fund")
+
+
+class Costs(_M):
+    fixed_per_period: Value = 0.0
+    fixed_periods: tuple[int, int] | None = Field(
+        None, description="first and last period (inclusive) of the fixed cost; all periods if omitted"
+    )
+    setup: Value = 0.0
+    per_start: Value = 0.0
+    per_engaged: Value = Field(0.0, description="one-off cost per engaged participant, in their start period")
+    per_engaged_per_period: Value = 0.0
+    service_periods: int = Field(1, ge=1, description="periods an engaged participant is served (for per-period cost)")
+    multiplier: Value = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
+
+
+class Sib(_M):
+    capital_commitment: Value | None = Field(None, description="investor capital; unlimited if omitted")
+    drawdown: Literal["as_needed", "upfront"] = "as_needed"
+    management_fee_per_period: Value = Field(0.0, description="intermediary fee, funded by investors")
+    return_cap_annual: Value | None = Field(None, description="investors' return is capped at this annual rate")
+    excess_to: Literal["commissioner", "provider"] = "commissioner"
+    guarantee_share: Value = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
+
+
+class Finance(_M):
+    model: Literal["sib"] = "sib"
+    sib: Sib = Sib()
+
+
+ParamEntry = Union[float, Prior]
+
+
+class Scenario(_M):
+    name: str = Field(min_length=1)
+    description: str = ""
+    currency: str = "GBP"
+    period: Literal["month", "quarter", "year"] = "quarter"
+    horizon_periods: int = Field(gt=0, le=600)
+    discount_rate_annual: float = Field(0.035, ge=0, le=1)
+    parameters: dict[str, ParamEntry] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(default_factory=list)
+    participants: Participants
+    outcomes: list[Outcome] = Field(min_length=1)
+    rate_card: RateCard
+    costs: Costs = Costs()
+    finance: Finance = Finance()
+
+    @property
+    def periods_per_year(self) -> int:
+        return PERIODS_PER_YEAR[self.period]
+
+    @property
+    def priors(self) -> dict[str, Prior]:
+        return {k: (Fixed(value=v) if isinstance(v, (int, float)) else v) for k, v in self.parameters.items()}
+
+    def with_params(self, **values: float) -> "Scenario":
+        """A copy with the named parameters fixed at the given values (``--set``)."""
+        from .load import with_params
+
+        return with_params(self, values)
+
+    def canonical_json(self) -> str:
+        from .load import canonical_json
+
+        return canonical_json(self)
+
+    @property
+    def content_hash(self) -> str:
+        from .load import content_hash
+
+        return content_hash(self)
