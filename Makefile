@@ -1,0 +1,103 @@
+# sibsim developer and CI entry points.
+#
+#   make venv         create .venv (if missing) and install sibsim[app,test] into it
+#   make system-deps  apt-get install what the tests need (chromium, postgresql), only if missing
+#   make test         venv + system-deps, then the whole pytest suite
+#   make app          run the Streamlit app (app.py) headless and print its URL
+#   make bench        run benchmarks/run_all.py
+#   make clean        remove caches and build leftovers (keeps .venv; see distclean)
+#
+# CI runs `bash .ci/run` (which runs `make test`) in a fresh clone on a fresh
+# machine, so everything the tests need must be installed from here.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON3 ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+EXTRAS  ?= app,test
+
+# pytest-xdist workers; every worker starts its own PostgreSQL server and browser.
+# Override with `make test PYTEST_WORKERS=0` for a serial run.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS    ?=
+
+APP_PORT ?= 8501
+APP_ADDR ?= 127.0.0.1
+
+APT_PACKAGES_CHROMIUM := chromium
+APT_PACKAGES_POSTGRES := postgresql
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+.PHONY: venv system-deps test app bench clean distclean
+
+# ---------------------------------------------------------------- venv
+venv: $(STAMP)
+
+# The stamp is rebuilt when pyproject.toml changes (or the venv is missing).
+# A venv whose interpreter no longer runs (e.g. its base Python went away)
+# is recreated with --clear.
+$(STAMP): pyproject.toml
+	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
+	    echo ">> creating $(VENV)"; \
+	    $(PYTHON3) -m venv --clear $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --progress-bar off --upgrade pip
+	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	@touch $@
+
+# ---------------------------------------------------------------- system packages
+# Installs only what is missing; apt-get is not touched when all is present.
+system-deps:
+	@missing=""; \
+	if ! command -v chromium >/dev/null 2>&1 && ! test -x /usr/bin/chromium; then \
+	    missing="$$missing $(APT_PACKAGES_CHROMIUM)"; \
+	fi; \
+	have_pg=no; \
+	for d in /usr/lib/postgresql/*/bin; do \
+	    if test -x "$$d/initdb" && test -x "$$d/pg_ctl" && test -x "$$d/postgres"; then have_pg=yes; fi; \
+	done; \
+	if [ "$$have_pg" = no ]; then missing="$$missing $(APT_PACKAGES_POSTGRES)"; fi; \
+	if [ -z "$$missing" ]; then \
+	    echo ">> system-deps: chromium and postgresql already installed"; \
+	    exit 0; \
+	fi; \
+	sudo=""; \
+	if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+	echo ">> system-deps: installing$$missing"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+# ---------------------------------------------------------------- tests
+# pytest's own exit code is passed through (5 = no tests collected).
+test: venv system-deps
+	@if [ "$(PYTEST_WORKERS)" != 0 ]; then xdist="-n $(PYTEST_WORKERS)"; else xdist=""; fi; \
+	echo ">> $(PY) -m pytest $$xdist $(PYTEST_ARGS)"; \
+	$(PY) -m pytest $$xdist $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- app
+app: venv
+	@if [ ! -f app.py ]; then echo "app.py not found in $$(pwd)" >&2; exit 1; fi
+	@echo ">> Streamlit app at http://$(APP_ADDR):$(APP_PORT)/"
+	$(VENV)/bin/streamlit run app.py \
+	    --server.headless true \
+	    --server.address $(APP_ADDR) \
+	    --server.port $(APP_PORT) \
+	    --browser.gatherUsageStats false
+
+# ---------------------------------------------------------------- benchmarks
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+# ---------------------------------------------------------------- cleaning
+clean:
+	rm -rf build dist .pytest_cache .hypothesis *.egg-info .pgdata
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)
