@@ -1,0 +1,143 @@
+"""simulate(scenario, *, trials, seed) -> Run: the Monte Carlo core, chunked over trials.
+
+A chunk of trials flows one way through the layers: parameters (dists, draw)
+-> participants and outcomes in both worlds (cohorts) -> outcome payments
+(payments) -> delivery costs and each party's cash (finance) -> per-trial
+metrics (metrics). Chunks are independent and run in worker processes for
+large runs; every random number is addressed by (seed, stream, block of
+trials), so results do not depend on the chunk size or worker count.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import draw
+from .cohorts import simulate_cohort, value
+from .dists import apply_copula, correlation_matrix
+from .errors import UsageError
+from .finance.cashflows import delivery_cost
+from .finance.sib import sib
+from .metrics import per_trial
+from .payments import rate_card
+from .run import PATH_TRIALS, Run, versions
+from .spec import Scenario, load
+
+DEFAULT_CHUNK = 5_000
+PARALLEL_FROM = 20_000
+
+
+def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
+    """(n,) draws of every named parameter, through the Gaussian copula if correlated."""
+    names = list(sc.parameters)
+    priors = sc.priors
+    if not names:
+        return {}
+    u = np.stack([d.uniform(draw.param_stream(nm)) for nm in names], axis=1)
+    if sc.correlations:
+        cm = correlation_matrix(names, [(c.a, c.b, c.rho) for c in sc.correlations])
+        u = apply_copula(u, np.linalg.cholesky(cm))
+    return {nm: priors[nm].ppf(u[:, j]) for j, nm in enumerate(names)}
+
+
+def finance(sc: Scenario, params, costs, pay):
+    s = sc.finance.sib
+    cap = value(s.return_cap_annual, params, None) if s.return_cap_annual is not None else None
+    cap_p = None if cap is None else (1 + cap) ** (1 / sc.periods_per_year) - 1
+    return sib(
+        costs=costs, payments=pay.treated,
+        payer_share=1 - np.clip(value(sc.rate_card.co_payer_share, params), 0, 1),
+        commitment=None if s.capital_commitment is None else value(s.capital_commitment, params),
+        upfront=s.drawdown == "upfront",
+        fee_per_period=value(s.management_fee_per_period, params),
+        return_cap_per_period=cap_p,
+        excess_to=s.excess_to,
+        guarantee_share=np.clip(value(s.guarantee_share, params), 0, 1),
+    )
+
+
+def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
+    """Every per-trial result for trials ``a .. b-1`` (computed over whole blocks, then cut)."""
+    b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
+    d = draw.BlockDraws(seed, b0, b1 - b0)
+    params = sample_params(sc, d)
+    cohort = simulate_cohort(sc, params, d)
+    pay = rate_card(sc, params, cohort)
+    costs = delivery_cost(sc, params, cohort)
+    cf = finance(sc, params, costs, pay)
+    m, ind = per_trial(sc, params=params, pay=pay, costs=costs, cf=cf, starts=cohort.starts,
+                       engaged_starts=cohort.engaged_starts)
+    off = a - b0 * draw.BLOCK
+    sl = slice(off, off + (b - a))
+    out = {
+        "metrics": {k: np.ascontiguousarray(v[sl], dtype=float) for k, v in m.items()},
+        "indicators": {k: np.ascontiguousarray(v[sl]) for k, v in ind.items()},
+        "params": {k: np.ascontiguousarray(v[sl]) for k, v in params.items()},
+        "paths": {},
+    }
+    if a < PATH_TRIALS:
+        keep = slice(off, off + min(b, PATH_TRIALS) - a)
+        out["paths"] = {p: f[keep].astype(np.float32) for p, f in cf.flows.items()}
+        out["paths"]["outcome_payments"] = pay.treated[keep].astype(np.float32)
+        out["paths"]["delivery_cost"] = costs[keep].astype(np.float32)
+    return out
+
+
+def _check_int(name: str, v, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise UsageError(f"{name} must be a whole number >= {lo}; got {v!r}")
+    return int(v)
+
+
+def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: int | None = None,
+             workers: int | None = None, progress: bool = False) -> Run:
+    """Run ``trials`` Monte Carlo trials of ``scenario`` with ``seed``.
+
+    ``chunk`` bounds memory (trials computed at once, default 5,000);
+    ``workers`` processes share the chunks (default: every core for runs of
+    20,000 trials or more). Neither changes any number. ``progress`` shows a
+    progress bar once a run has taken more than two seconds.
+    """
+    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    trials = _check_int("trials", trials, 1)
+    seed = _check_int("seed", seed, 0)
+    chunk = _check_int("chunk", DEFAULT_CHUNK if chunk is None else chunk, 1)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if trials >= PARALLEL_FROM else 1
+    workers = _check_int("workers", workers, 1)
+    ranges = [(a, min(a + chunk, trials)) for a in range(0, trials, chunk)]
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=trials, unit="trial", delay=2, leave=False)
+    parts = []
+    if workers == 1 or len(ranges) == 1:
+        for a, b in ranges:
+            parts.append(simulate_range(sc, seed, a, b))
+            if bar:
+                bar.update(b - a)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork")) as ex:
+            futs = [ex.submit(simulate_range, sc, seed, a, b) for a, b in ranges]
+            for f, (a, b) in zip(futs, ranges):
+                parts.append(f.result())
+                if bar:
+                    bar.update(b - a)
+    if bar:
+        bar.close()
+
+    def cat(key):
+        return {k: np.concatenate([p[key][k] for p in parts]) for k in parts[0][key]}
+
+    paths = {k: np.concatenate([p["paths"][k] for p in parts if p["paths"]]) for k in parts[0]["paths"]}
+    return Run(scenario=sc, seed=seed, trials=trials, metrics=cat("metrics"), indicators=cat("indicators"),
+               params=cat("params"), paths=paths, engine_seconds=time.perf_counter() - t0, versions=versions())

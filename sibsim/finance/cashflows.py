@@ -1,0 +1,56 @@
+"""One CashFlows type: who pays whom, per trial and period.
+
+Every finance model returns a :class:`CashFlows`: a net flow for each party,
+``(n, T)`` in currency, positive = cash in. ``delivery`` is the outside world
+that is paid the delivery costs (staff, suppliers), so the flows of all
+parties sum to zero in every trial and period: cash is conserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PARTIES = ("investor", "commissioner", "outcome_fund", "provider", "intermediary", "guarantor", "delivery")
+
+
+@dataclass(frozen=True)
+class CashFlows:
+    flows: dict[str, np.ndarray]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # model-specific per-trial metrics
+
+    def __getitem__(self, party: str) -> np.ndarray:
+        return self.flows[party]
+
+    def total(self) -> np.ndarray:
+        """(n, T) sum over parties; zero when cash is conserved."""
+        return sum(self.flows.values())
+
+
+def delivery_cost(sc, params, c) -> np.ndarray:
+    """(n, T) delivery cost per period (MODEL.md s.5).
+
+    ``fixed_per_period`` in ``fixed_periods`` (all periods if omitted), ``setup``
+    in period 0, and participant costs times the per-trial ``multiplier``:
+    ``per_start`` per starter and ``per_engaged`` per engaged starter in the start
+    period, and ``per_engaged_per_period`` for each of ``service_periods`` periods.
+    """
+    from ..cohorts import col, value
+
+    co = sc.costs
+    T = sc.horizon_periods
+    n = c.starts.shape[0]
+    a, b = co.fixed_periods if co.fixed_periods is not None else (0, T - 1)
+    out = np.zeros((n, T))
+    out[:, a : b + 1] += col(value(co.fixed_per_period, params))
+    out[:, 0] += value(co.setup, params)
+    var = col(value(co.per_start, params)) * c.starts + col(value(co.per_engaged, params)) * c.engaged_starts
+    ppp = value(co.per_engaged_per_period, params)
+    if not (isinstance(ppp, float) and ppp == 0.0):
+        active = np.cumsum(c.engaged_starts, axis=1)
+        if co.service_periods < T:
+            active[:, co.service_periods:] -= np.cumsum(c.engaged_starts, axis=1)[:, : T - co.service_periods]
+        var = var + col(ppp) * active
+    out += col(value(co.multiplier, params, 1.0)) * var
+    return out
