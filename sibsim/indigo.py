@@ -361,10 +361,10 @@ def _rate_cards(src: Path, rep: ImportReport, sectors: pd.Series) -> pd.DataFram
     df["sector"] = np.where(pd.isna(sector), df["project_id"].map(sectors), sector)
     keep = df["price_per_outcome_local"].notna()
     rep.skipped_rows[(t, "no price")] += int((~keep).sum())
-    return _conform(df[keep], t)
+    return df[keep].reset_index(drop=True)
 
 
-def _projects(src: Path, rep: ImportReport, rate_cards: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+def _projects(src: Path, rep: ImportReport, raw: pd.DataFrame) -> pd.DataFrame:
     t = "projects"
     df = pd.DataFrame({"project_id": _text(raw["ID"]), "name": _text(_col(raw, "Impact Bond Name")),
                        "stage": _text(_col(raw, "Stage of Development")),
@@ -433,15 +433,34 @@ def _projects(src: Path, rep: ImportReport, rate_cards: pd.DataFrame, raw: pd.Da
     unit_a = _text(_col(raw, sb + "Unit type of actual service users or beneficiaries engaged"))
     df["participants_unit"] = np.where(df["participants_targeted"].notna(), unit_t, unit_a)
 
+    rate = df["capital_raised_usd"] / df["capital_raised_local"]
+    same = df["max_outcome_payments_currency"] == df["currency"]
+    fill = df["max_outcome_payments_usd"].isna() & df["max_outcome_payments_local"].notna() & same & rate.notna()
+    df.loc[fill, "max_outcome_payments_usd"] = df["max_outcome_payments_local"] * rate
+    rep.filled[(t, "max_outcome_payments_usd", "project's own USD rate (capital raised)")] += int(fill.sum())
+    return df
+
+
+def _add_prices(projects: pd.DataFrame, rate_cards: pd.DataFrame, rep: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fill rate-card USD prices at the project's own USD rate, and summarise
+    each project's rate card (median price per outcome)."""
+    p = projects.set_index("project_id")
+    rate = (p["capital_raised_usd"] / p["capital_raised_local"]).reindex(rate_cards["project_id"]).to_numpy()
+    same = (p["currency"].reindex(rate_cards["project_id"]).to_numpy() == rate_cards["currency"].to_numpy())
+    fill = (rate_cards["price_per_outcome_usd"].isna() & rate_cards["price_per_outcome_local"].notna()
+            & same & np.isfinite(rate)).to_numpy(dtype=bool)
+    rate_cards = rate_cards.copy()
+    rate_cards.loc[fill, "price_per_outcome_usd"] = rate_cards.loc[fill, "price_per_outcome_local"] * rate[fill]
+    rep.filled[("rate_cards", "price_per_outcome_usd", "project's own USD rate (capital raised)")] += int(fill.sum())
     prices = rate_cards.groupby("project_id").agg(
         rate_card_prices=("price_per_outcome_local", "size"),
         rate_card_currency=("currency", lambda s: s.iloc[0] if s.nunique() == 1 else "mixed"),
         price_per_outcome_median_local=("price_per_outcome_local", "median"),
         price_per_outcome_median_usd=("price_per_outcome_usd", "median"))
-    df = df.join(prices, on="project_id")
+    df = projects.join(prices, on="project_id")
     df.loc[df["rate_card_currency"] == "mixed", "price_per_outcome_median_local"] = np.nan
     df["rate_card_prices"] = df["rate_card_prices"].fillna(0)
-    return _conform(df, t)
+    return _conform(df, "projects"), _conform(rate_cards, "rate_cards")
 
 
 def _commitments_fallback(src: Path, rep: ImportReport, df: pd.DataFrame, usd: pd.Series) -> pd.DataFrame:
@@ -453,10 +472,12 @@ def _commitments_fallback(src: Path, rep: ImportReport, df: pd.DataFrame, usd: p
     amount, hint = _numbers(_col(raw, m + "Amount"), rep, "outcome_payment_commitments", "amount_local")
     c_usd, _ = _numbers(_col(raw, m + "Amount USD"), rep, "outcome_payment_commitments", "amount_usd")
     proj_cur = raw["Project ID"].map(df.set_index("project_id")["currency"])
-    cur = _col(raw, m + "Currency").map(normalise_currency).fillna(hint)
-    dollar = cur == "$"
-    cur = cur.where(~dollar, proj_cur.where(proj_cur.isin(_DOLLARS)))
-    cur = cur.fillna(proj_cur.where(amount.notna()))
+    # currency: the column, else a symbol in the text (a bare "$" is the project's
+    # dollar currency, else unknown), else the project's currency
+    dollar = proj_cur.where(proj_cur.isin(_DOLLARS))
+    from_hint = hint.where(hint != "$", dollar.where(hint == "$"))
+    cur = _col(raw, m + "Currency").map(normalise_currency)
+    cur = cur.where(cur.notna(), from_hint.where(hint.notna(), proj_cur))
     c = pd.DataFrame({"project_id": raw["Project ID"], "amount": amount, "usd": c_usd, "currency": cur,
                       "blank": _col(raw, m + "Amount").isna()})
     sums = {}
@@ -574,8 +595,8 @@ def read_export(src_dir) -> IndigoTables:
     rep.skipped_rows[("projects", "missing or duplicate project id")] += int(dup.sum())
     raw = raw[~dup].reset_index(drop=True)
     sectors = pd.Series(_text(_col(raw, "Purpose and classifications - Policy sector")).to_numpy(), index=raw["ID"])
-    rate_cards = _rate_cards(src, rep, sectors)
-    tables = {"projects": _projects(src, rep, rate_cards, raw), "rate_cards": rate_cards,
+    projects, rate_cards = _add_prices(_projects(src, rep, raw), _rate_cards(src, rep, sectors), rep)
+    tables = {"projects": projects, "rate_cards": rate_cards,
               "investments": _investments(src, rep), "outcome_payments": _outcome_payments(src, rep),
               "results": _results(src, rep)}
     known = set(tables["projects"]["project_id"])
