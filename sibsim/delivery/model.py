@@ -71,7 +71,10 @@ class Ward:
         self.service = inputs.service_periods.tolist()
         self.engages = inputs.engages.tolist()
         self.horizon = h
-        self.slots = simpy.PriorityResource(env, capacity=max(1, int(inputs.capacity.max())))
+        slots = max(1, int(inputs.capacity.max()))
+        self.varying = int(inputs.capacity.min()) < slots
+        # priorities (blockers before the waiting list) are only needed when capacity varies
+        self.slots = simpy.PriorityResource(env, slots) if self.varying else simpy.Resource(env, slots)
         self.starts = [0] * h
         self.engaged = [0] * h
         self.waiting = 0
@@ -116,8 +119,8 @@ def referrals(env: simpy.Environment, ward: Ward):
 def person(env: simpy.Environment, ward: Ward, i: int):
     """One referred person, from joining the waiting list to leaving the service."""
     arrived = env.now
-    req = ward.slots.request(priority=PRIORITY_PERSON)
-    if ward.patience is None:
+    req = ward.slots.request(priority=PRIORITY_PERSON) if ward.varying else ward.slots.request()
+    if ward.patience is None or req.triggered:  # a free slot is granted at once: no wait to give up on
         yield req
     else:
         yield req | env.timeout(ward.patience[i])
@@ -177,7 +180,7 @@ def simulate_trial(inputs: TrialInputs) -> tuple[np.ndarray, np.ndarray, dict[st
     """
     env = simpy.Environment()
     ward = Ward(env, inputs)
-    if inputs.capacity.min() < ward.slots.capacity:
+    if ward.varying:
         env.process(staffing(env, ward))
     env.process(referrals(env, ward))
     env.run(until=ward.horizon)
