@@ -88,15 +88,16 @@ def _lag_tables(sc: Scenario):
     K = len(sc.outcomes)
     L = max(len(o.lag.values) for o in sc.outcomes)
     vals = np.zeros((K, L), np.int64)
-    cdf = np.ones((K, L), np.float32)
+    cdf = np.ones((K, L))
     nv = np.zeros(K, np.int64)
+    uniform = np.array([o.lag.dist != "discrete" for o in sc.outcomes])
     for k, o in enumerate(sc.outcomes):
         v = o.lag.values
         vals[k, : len(v)] = v
         cdf[k, : len(v)] = np.cumsum(o.lag.probs)
         cdf[k, len(v) - 1] = 1.0
         nv[k] = len(v)
-    return vals, cdf, nv
+    return vals, cdf, nv, uniform
 
 
 def outcome_probabilities(sc: Scenario, params, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +111,7 @@ def outcome_probabilities(sc: Scenario, params, n: int) -> tuple[np.ndarray, np.
         sign = 1.0 if o.direction == "increase" else -1.0
         p0[:, k] = b
         p1[:, k] = np.clip(b + sign * size if o.effect.type == "absolute" else b * (1 + sign * size), 0, 1)
-    return p0.astype(np.float32), p1.astype(np.float32)
+    return p0, p1
 
 
 def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDraws,
@@ -121,7 +122,7 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     ``delivery_starts`` / ``delivery_engaged`` ((n, T) counts from the delivery
     model, MODEL.md s.7) replace the scenario's own starts and engagement draws.
     """
-    from .kernel import participant_pass
+    from .kernel import participant_pass, thresholds
 
     n, T = d.n, sc.horizon_periods
     p = sc.participants
@@ -134,6 +135,7 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
         spc = np.minimum(sp, T - 1).astype(np.int64)
         rank = np.arange(N)[None, :] - np.take_along_axis(first, spc, axis=1)
         engaged = (sp < T) & (rank < np.take_along_axis(delivery_engaged, spc, axis=1))
+        e = np.zeros(0)
     else:
         if p.starts.kind == "schedule":
             sp = _fixed_starts(sc)[None, :]
@@ -141,30 +143,12 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
         else:
             starts, sp = _poisson_starts(sc, params, d)
         N = sp.shape[1]
-        e = np.clip(value(p.engagement, params, 1.0), 0, 1)
-        e = e.astype(np.float32)[:, None] if isinstance(e, np.ndarray) else np.float32(e)
-        engaged = d.uniform(draw.ENGAGE, (N,), np.float32) < e
-        if sp.shape[0] > 1:
-            engaged &= sp < T
-
-    if sp.shape[0] == 1:
-        bounds = np.flatnonzero(np.diff(sp[0], prepend=-1))
-        engaged_starts = np.zeros((n, T))
-        if N:
-            engaged_starts[:, sp[0, bounds]] = np.add.reduceat(engaged, bounds, axis=1, dtype=np.int64)
-    else:
-        idx = (np.arange(n, dtype=np.int64)[:, None] * (T + 1) + sp).ravel()
-        engaged_starts = np.bincount(idx, weights=engaged.ravel(), minlength=n * (T + 1)).reshape(n, T + 1)[:, :T]
+        e = np.broadcast_to(np.clip(value(p.engagement, params, 1.0), 0, 1), (n,)).astype(float)
+        engaged = np.zeros((1, 1), np.bool_)
 
     K = len(sc.outcomes)
-    u_ach = np.empty((K, n, N), np.float32)
-    u_lag = np.zeros((K, n, N) if any(len(o.lag.values) > 1 for o in sc.outcomes) else (K, 1, 1), np.float32)
-    for k, o in enumerate(sc.outcomes):
-        d.uniform(draw.outcome_stream(k), (N,), np.float32, out=u_ach[k])
-        if len(o.lag.values) > 1:
-            d.uniform(draw.lag_stream(k), (N,), np.float32, out=u_lag[k])
     p0, p1 = outcome_probabilities(sc, params, n)
-    lag_vals, lag_cdf, lag_n = _lag_tables(sc)
+    lag_vals, lag_cdf, lag_n, lag_uniform = _lag_tables(sc)
     rc = sc.rate_card
     prices = np.zeros((n, K))
     for k, o in enumerate(sc.outcomes):
@@ -173,12 +157,13 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     cap_pp = np.broadcast_to(np.asarray(cap, dtype=float), (n,)).copy()
     prereq = np.array([-1 if o.requires is None else [q.name for q in sc.outcomes].index(o.requires)
                        for o in sc.outcomes], np.int64)
-    out = [np.zeros((n, K, T + 1)) for _ in range(4)] + [np.zeros((n, K)) for _ in range(2)]
-    participant_pass(np.ascontiguousarray(sp, dtype=np.int16), np.ascontiguousarray(engaged), u_ach, u_lag,
-                     p0, p1, prereq, lag_vals, lag_cdf, lag_n, prices, cap_pp, rc.payment_lag_periods,
-                     p.payment_on == "engaged", T, *out)
-    amt_tr, amt_cf, cnt_tr, cnt_cf, ach_tr, ach_cf = out
-    return Cohort(np.ascontiguousarray(starts), engaged_starts, ach_tr, ach_cf, amt_tr, amt_cf, cnt_tr, cnt_cf)
+    amt, cnt, ach = np.zeros((2, n, K, T + 1)), np.zeros((2, n, K, T + 1)), np.zeros((2, n, K))
+    engaged_starts = np.zeros((n, T))
+    participant_pass(draw.stream_key(d.seed, draw.PARTICIPANTS), d.first_block * draw.BLOCK,
+                     np.ascontiguousarray(sp, dtype=np.int16), np.ascontiguousarray(engaged), thresholds(e),
+                     thresholds(p0), thresholds(p1), prereq, lag_vals, thresholds(lag_cdf), lag_n, lag_uniform, prices, cap_pp, rc.payment_lag_periods,
+                     p.payment_on == "engaged", T, amt, cnt, ach, engaged_starts)
+    return Cohort(np.ascontiguousarray(starts), engaged_starts, ach[0], ach[1], amt[0], amt[1], cnt[0], cnt[1])
 
 
 def _slots_from_counts(counts: np.ndarray, N: int, T: int) -> np.ndarray:

@@ -7,8 +7,9 @@ over the blocks that cover it and then cut to size, so trial ``i``'s numbers
 depend only on ``(seed, i)``: results are identical for any chunk size and any
 number of worker processes (MODEL.md s.8).
 
-Streams: (0, hash of name) each parameter, 1 starts, 2 engagement, 7 delivery (per trial, see
-sibsim.delivery), 10 + 2k achievement of outcome k, 11 + 2k its timing.
+Streams: (0, hash of name) each parameter, 1 starts, 2 participants (a
+counter-based stream keyed per trial and participant, see sibsim.kernel),
+7 delivery (per trial, see sibsim.delivery).
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ import hashlib
 import numpy as np
 
 BLOCK = 1000
-PARAMS, STARTS, ENGAGE, DELIVERY = 0, 1, 2, 7
+PARAMS, STARTS, PARTICIPANTS, DELIVERY = 0, 1, 2, 7
 
 
-def outcome_stream(k: int) -> int:
-    return 10 + 2 * k
-
-
-def lag_stream(k: int) -> int:
-    return 11 + 2 * k
+def stream_key(seed: int, stream: int) -> np.uint64:
+    """A 64-bit key for a counter-based stream (the participant pass in sibsim.kernel)."""
+    return np.uint64(np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(1, np.uint64)[0])
 
 
 def param_stream(name: str) -> tuple[int, int]:

@@ -1,0 +1,58 @@
+"""The ``sibsim`` command line: a thin shell over the Python API.
+
+Each command group lives in its own module with a ``register(subparsers)``
+function; bad input exits with status 2 and a one-line message, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import SibsimError
+
+COMMANDS = ["run"]  # modules in sibsim.cli, in help order
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: exit 2 with usage
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = ArgumentParser(prog="sibsim", description="Monte Carlo simulation of Social Impact Bonds and their alternatives.")
+    parser.add_argument("--version", action="version", version=f"sibsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def fail(message: str) -> int:
+    print(f"sibsim: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except SibsimError as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except (OSError, ValueError) as err:
+        return fail(str(err))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

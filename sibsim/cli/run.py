@@ -1,0 +1,142 @@
+"""``sibsim run``, ``sibsim validate`` and ``sibsim schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+
+KEY_METRICS = [
+    "outcome_payments", "counterfactual_payments", "deadweight_share", "cost_per_additional_outcome",
+    "delivery_cost", "investor_net_gain", "investor_moic", "investor_irr", "commissioner_cost_pv",
+    "provider_min_cash",
+]
+
+
+def parse_sets(items: list[str] | None) -> dict[str, float]:
+    """``["name=value", ...]`` -> {name: float}; exits 2 (UsageError) on a malformed item."""
+    out = {}
+    for item in items or []:
+        name, eq, val = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--set expects name=value; got {item!r}")
+        try:
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise UsageError(f"--set {name.strip()}: value must be a number; got {val!r}") from None
+    return out
+
+
+def add_scenario_args(p, *, trials_default: int = 10_000):
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--trials", type=int, default=trials_default, help=f"Monte Carlo trials (default {trials_default:,})")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix a named parameter at a value (repeatable)")
+
+
+def load_scenario(args):
+    import sibsim
+
+    sc = sibsim.load(args.file)
+    sets = parse_sets(getattr(args, "set", None))
+    return sc.with_params(**sets) if sets else sc
+
+
+def _fmt(v: float, money: bool) -> str:
+    if v is None or v != v:
+        return "-"
+    if money:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+def summary_table(run) -> str:
+    s = run.metric_summaries()
+    names = [m for m in KEY_METRICS if m in s] + sorted(m for m in s if m.startswith("additional_outcomes."))
+    rows = [("metric", "mean", "± mcse", "P5", "P50", "P95", "undefined")]
+    for m in names:
+        x = s[m]
+        money = m not in ("deadweight_share", "investor_moic", "investor_irr") and not m.startswith("additional")
+        rows.append((m, _fmt(x["mean"], money), _fmt(x["mcse"], money), _fmt(x["p5"], money),
+                     _fmt(x["p50"], money), _fmt(x["p95"], money), str(x["nan"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    probs = run.probabilities()
+    lines.append("")
+    for k, v in probs.items():
+        lines.append(f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    import sibsim
+
+    for name in ("trials", "chunk", "workers"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise UsageError(f"--{name} must be at least 1; got {v}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0; got {args.seed}")
+    for opt in ("json", "csv"):
+        out = getattr(args, opt)
+        if out and not Path(out).resolve().parent.is_dir():
+            raise UsageError(f"--{opt} {out}: directory {Path(out).resolve().parent} does not exist")
+    sc = load_scenario(args)
+    run = sibsim.simulate(sc, trials=args.trials, seed=args.seed, chunk=args.chunk, workers=args.workers,
+                          progress=sys.stderr.isatty() or args.progress)
+    if not args.quiet:
+        cur = sc.currency
+        print(f"{sc.name}: {run.trials:,} trials, seed {run.seed}, {run.engine_seconds:.2f} s (amounts in {cur})")
+        print(summary_table(run))
+    if args.json:
+        _write_atomic(args.json, run.to_json() + "\n")
+    if args.csv:
+        _write_atomic(args.csv, run.to_frame().to_csv(index=True))
+    if getattr(args, "save", False):
+        from .evidence import save_run
+
+        save_run(run, args)
+    return 0
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file and rename, so a failed run never leaves half a file."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(p)
+
+
+def cmd_validate(args) -> int:
+    import sibsim
+
+    sc = sibsim.load(args.file)
+    print(f"{args.file}: valid scenario '{sc.name}' ({len(sc.parameters)} parameters, {len(sc.outcomes)} outcomes)")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from ..spec import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="simulate a scenario and summarise the results")
+    add_scenario_args(p)
+    p.add_argument("--json", metavar="OUT", help="write the run's JSON (summaries, probabilities, provenance)")
+    p.add_argument("--csv", metavar="OUT", help="write per-trial metrics as CSV")
+    p.add_argument("--chunk", type=int, help="trials computed at once (memory; results do not depend on it)")
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores for large runs)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=cmd_run)
+    v = sub.add_parser("validate", help="check a scenario file")
+    v.add_argument("file")
+    v.set_defaults(func=cmd_validate)
+    s = sub.add_parser("schema", help="print the scenario format as JSON Schema")
+    s.set_defaults(func=cmd_schema)
