@@ -322,7 +322,8 @@ def _usd(local: pd.Series, usd: pd.Series, currency: pd.Series, rep: ImportRepor
     return usd.where(~fill, local)
 
 
-def _conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
+def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``df`` with exactly the columns of ``COLUMNS[table]``, in order, with their dtypes."""
     out = pd.DataFrame(index=range(len(df)))
     for name, kind in COLUMNS[table].items():
         col = df[name].reset_index(drop=True)
@@ -460,7 +461,7 @@ def _add_prices(projects: pd.DataFrame, rate_cards: pd.DataFrame, rep: ImportRep
     df = projects.join(prices, on="project_id")
     df.loc[df["rate_card_currency"] == "mixed", "price_per_outcome_median_local"] = np.nan
     df["rate_card_prices"] = df["rate_card_prices"].fillna(0)
-    return _conform(df, "projects"), _conform(rate_cards, "rate_cards")
+    return conform(df, "projects"), conform(rate_cards, "rate_cards")
 
 
 def _commitments_fallback(src: Path, rep: ImportReport, df: pd.DataFrame, usd: pd.Series) -> pd.DataFrame:
@@ -523,7 +524,7 @@ def _investments(src: Path, rep: ImportReport) -> pd.DataFrame:
     df["amount_max_local"], _ = _numbers(_col(raw, ic + "Amount - Max"), rep, t, "amount_max_local")
     usd, _ = _numbers(_col(raw, ic + "Amount USD - Exact"), rep, t, "amount_usd")
     df["amount_usd"] = _usd(df["amount_local"], usd, df["currency"], rep, t, "amount_usd")
-    return _conform(df, t)
+    return conform(df, t)
 
 
 def _outcome_payments(src: Path, rep: ImportReport) -> pd.DataFrame:
@@ -551,7 +552,7 @@ def _outcome_payments(src: Path, rep: ImportReport) -> pd.DataFrame:
     latest = both.groupby("project_id")["plan_id"].last()
     superseded = df["plan_id"].notna() & (df["plan_id"] != df["project_id"].map(latest))
     rep.skipped_rows[(t, "superseded payment plan version")] += int(superseded.sum())
-    return _conform(df[~superseded], t)
+    return conform(df[~superseded], t)
 
 
 def _results(src: Path, rep: ImportReport) -> pd.DataFrame:
@@ -565,7 +566,7 @@ def _results(src: Path, rep: ImportReport) -> pd.DataFrame:
     df["outcomes_achieved"], _ = _numbers(_col(raw, "Outcomes achieved"), rep, t, "outcomes_achieved")
     df["number_engaged"], _ = _numbers(_col(raw, "Number engaged In impact bond"), rep, t, "number_engaged")
     df["number_positive"], _ = _numbers(_col(raw, "Number with Positive social outcomes"), rep, t, "number_positive")
-    return _conform(df, t)
+    return conform(df, t)
 
 
 @dataclass(frozen=True)
@@ -621,13 +622,15 @@ def write_snapshot(data: IndigoTables, dest_dir) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name, df in data.tables.items():
         df.to_csv(dest / f"{name}.csv", index=False, date_format="%Y-%m-%d", float_format="%.10g")
-    (dest / "report.json").write_text(json.dumps(data.report.to_dict(), indent=1, ensure_ascii=False) + "\n")
+    report = data.report.to_dict()
+    report["source"] = f"INDIGO CSV export {Path(data.report.source).name}/"
+    (dest / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     return dest
 
 
 def from_frames(frames: dict[str, pd.DataFrame], report: ImportReport) -> IndigoTables:
     """Tables from plain DataFrames (a snapshot or the store), with the dtypes of :data:`COLUMNS`."""
-    return IndigoTables(**{name: _conform(frames[name], name) for name in TABLES}, report=report)
+    return IndigoTables(**{name: conform(frames[name], name) for name in TABLES}, report=report)
 
 
 def load_snapshot(src_dir=None) -> IndigoTables:
@@ -638,7 +641,9 @@ def load_snapshot(src_dir=None) -> IndigoTables:
                          "`python -m sibsim.indigo build-snapshot SRC_DIR DEST_DIR`")
     frames = {name: pd.read_csv(src / f"{name}.csv", dtype=object, keep_default_na=False, na_values=[""])
               for name in TABLES}
-    return from_frames(frames, ImportReport.from_dict(json.loads((src / "report.json").read_text())))
+    report = ImportReport.from_dict(json.loads((src / "report.json").read_text()))
+    report.source = f"snapshot {src} of {report.source}"
+    return from_frames(frames, report)
 
 
 def load(src_dir=None) -> IndigoTables:

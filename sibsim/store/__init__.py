@@ -1,0 +1,96 @@
+"""The evidence base: saved runs with their provenance, and INDIGO reference data.
+
+One front door::
+
+    from sibsim.store import open_store
+    store = open_store()                     # $SIBSIM_DB, else ./evidence.db
+    run_id = store.save_run(run.to_dict(), run.per_trial, tags=["baseline"])
+    store.list_runs(tag="baseline")          # list of dicts
+    store.get_run(run_id)["metrics"]
+    store.get_per_trial(run_id)              # DataFrame, one row per trial
+    store.import_indigo()                    # reference tables from the shipped snapshot
+    store.reference_projects()
+
+``open_store(url)`` takes a SQLAlchemy URL (SQLite or PostgreSQL), a SQLite
+file path, or None; it creates or upgrades the schema (Alembic) and raises
+:class:`sibsim.errors.UsageError` with a one-line message naming the URL
+(password masked) when the database cannot be used.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import indigo
+from . import reference, runs
+from .db import open_engine
+
+__all__ = ["Store", "open_store"]
+
+
+class Store:
+    """An open evidence base. Methods are thin wrappers over ``runs`` and ``reference``."""
+
+    def __init__(self, engine, url):
+        self.engine = engine
+        self.url = url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # runs
+    def save_run(self, run_record: dict, per_trial: dict, *, tags=(), note: str = "") -> int:
+        return runs.save_run(self.engine, run_record, per_trial, tags=tags, note=note)
+
+    def list_runs(self, tag: str | None = None, name: str | None = None) -> list[dict]:
+        return runs.list_runs(self.engine, tag=tag, name=name)
+
+    def get_run(self, run_id: int) -> dict:
+        return runs.get_run(self.engine, run_id)
+
+    def get_per_trial(self, run_id: int) -> pd.DataFrame:
+        return runs.get_per_trial(self.engine, run_id)
+
+    def add_tags(self, run_id: int, tags) -> list[str]:
+        return runs.add_tags(self.engine, run_id, tags)
+
+    def remove_tags(self, run_id: int, tags) -> list[str]:
+        return runs.remove_tags(self.engine, run_id, tags)
+
+    def set_note(self, run_id: int, note: str) -> None:
+        runs.set_note(self.engine, run_id, note)
+
+    def delete_run(self, run_id: int) -> None:
+        runs.delete_run(self.engine, run_id)
+
+    # INDIGO reference data
+    def import_indigo(self, src_dir=None) -> indigo.ImportReport:
+        return reference.import_indigo(self.engine, src_dir)
+
+    def reference_projects(self) -> pd.DataFrame:
+        return reference.reference_table(self.engine, "projects")
+
+    def reference_rate_cards(self) -> pd.DataFrame:
+        return reference.reference_table(self.engine, "rate_cards")
+
+    def reference_table(self, name: str) -> pd.DataFrame:
+        return reference.reference_table(self.engine, name)
+
+    def reference_import(self) -> dict | None:
+        return reference.latest_import(self.engine)
+
+    # lifetime
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(url=None) -> Store:
+    """Open (creating or upgrading) the evidence base at ``url``."""
+    engine, resolved = open_engine(url)
+    return Store(engine, resolved)

@@ -1,0 +1,204 @@
+"""Engine, schema upgrade and transactions for the evidence base.
+
+Where the database is: an explicit URL, else the environment variable
+``SIBSIM_DB``, else ``sqlite:///./evidence.db``. A bare file path means a
+SQLite file; ``:memory:`` a private in-memory SQLite database.
+
+SQLite is opened in WAL mode with a busy timeout, and every write
+transaction starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
+for the lock instead of failing half-way; a write that still meets "database
+is locked" is retried. The schema is brought to the latest Alembic revision on
+open, under a lock (the SQLite write lock, or a PostgreSQL advisory lock), so
+that processes opening a new database at once do not race to create it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import URL, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from ..errors import UsageError
+
+DEFAULT_URL = "sqlite:///./evidence.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+_PG_LOCK_KEY = 0x51B51E  # advisory lock held while migrating
+
+T = TypeVar("T")
+
+
+def resolve_url(url=None) -> URL:
+    """The database URL to use (see module docstring); malformed -> UsageError."""
+    if url is None:
+        url = os.environ.get("SIBSIM_DB") or DEFAULT_URL
+    if isinstance(url, URL):
+        return url
+    raw = str(url).strip()
+    if raw == ":memory:":
+        return make_url("sqlite://")
+    if isinstance(url, Path) or "://" not in raw:
+        if not raw:
+            raise UsageError("evidence database: empty URL; give a SQLAlchemy URL or a SQLite file path")
+        return URL.create("sqlite", database=str(Path(raw).expanduser()))
+    try:
+        return make_url(raw)
+    except (exc.ArgumentError, ValueError) as e:
+        raise UsageError(f"evidence database {_mask_text(raw)}: malformed URL ({_one_line(e)})") from None
+
+
+def masked(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _mask_text(raw: str) -> str:
+    """Mask ``user:password@`` in a string that would not parse as a URL."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", raw)
+
+
+def _one_line(e: BaseException) -> str:
+    orig = getattr(e, "orig", None) or e
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def _fail(url: URL, e: BaseException, what: str = "cannot open") -> UsageError:
+    reason = _one_line(e)
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return UsageError(f"evidence database {masked(url)}: {what}: {reason}")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_store_engine(url: URL) -> Engine:
+    """An engine set up for the store (SQLite pragmas and locking; PostgreSQL pre-ping)."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            memory = url.database in (None, "", ":memory:")
+            engine = create_engine(
+                url,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                **({"poolclass": StaticPool} if memory else {}),
+            )
+            _sqlite_events(engine, wal=not memory)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as e:
+        raise _fail(url, e, "unsupported URL") from None
+    except ImportError as e:
+        raise _fail(url, e, "database driver not installed") from None
+    return engine
+
+
+def _sqlite_events(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if wal:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # a deferred transaction that later writes can fail at once with
+        # SQLITE_BUSY; writers take the lock up front and wait for it instead
+        write = conn.get_execution_options().get("sibsim_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _locked(e: exc.DBAPIError) -> bool:
+    msg = str(getattr(e, "orig", e)).lower()
+    code = getattr(getattr(e, "orig", None), "pgcode", None)
+    return "database is locked" in msg or "database is busy" in msg or code in ("40001", "40P01")
+
+
+def in_transaction(engine: Engine, fn: Callable[[Session], T], *, write: bool = True,
+                   retries: int = 8) -> T:
+    """Run ``fn(session)`` in one transaction: committed if it returns, rolled
+    back if it raises. Retried from scratch when the database is locked."""
+    bind = engine.execution_options(sibsim_write=True) if write else engine
+    delay = 0.05
+    for attempt in range(retries + 1):
+        try:
+            with Session(bind, expire_on_commit=False) as session, session.begin():
+                return fn(session)
+        except exc.DBAPIError as e:
+            if not _locked(e) or attempt == retries:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
+def alembic_config(connection=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def upgrade(engine: Engine, url: URL) -> None:
+    """Bring the schema to the latest revision (``alembic upgrade head``), under a lock."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+
+    def _migrate():
+        with engine.execution_options(sibsim_write=True).begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+                raise UsageError(f"evidence database {masked(url)}: schema revision {current} is newer "
+                                 "than this sibsim knows; upgrade sibsim")
+            if current != script.get_current_head():
+                command.upgrade(alembic_config(conn), "head")
+
+    delay = 0.05
+    for attempt in range(9):
+        try:
+            return _migrate()
+        except exc.DBAPIError as e:
+            if not _locked(e) or attempt == 8:
+                raise _fail(url, e) from None
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def open_engine(url=None) -> tuple[Engine, URL]:
+    """Resolve the URL, connect, upgrade the schema; any failure is a one-line UsageError."""
+    u = resolve_url(url)
+    engine = create_store_engine(u)
+    try:
+        upgrade(engine, u)
+    except UsageError:
+        engine.dispose()
+        raise
+    except (exc.SQLAlchemyError, OSError, ImportError) as e:
+        engine.dispose()
+        raise _fail(u, e) from None
+    return engine, u

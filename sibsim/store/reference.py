@@ -1,0 +1,87 @@
+"""INDIGO reference tables in the evidence base: import and queries.
+
+``import_indigo`` replaces the contents of the ``ref_*`` tables in one
+transaction, from a CSV export of INDIGO or from a tidy snapshot (by default
+the one shipped with sibsim), and records the import's report in
+``ref_imports``. The queries return the tidy DataFrames of ``sibsim.indigo``,
+with the same columns and dtypes as a fresh parse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.orm import Session
+
+from .. import indigo
+from ..errors import UsageError
+from .db import in_transaction
+from .models import REFERENCE_TABLES, RefImport
+
+
+def _records(df: pd.DataFrame, table: str) -> list[dict]:
+    out = df.astype(object).where(df.notna(), None)
+    for col, kind in indigo.COLUMNS[table].items():
+        if kind == "date":
+            out[col] = [v.date() if v is not None else None for v in out[col]]
+        elif kind == "int":
+            out[col] = [int(v) if v is not None else None for v in out[col]]
+        elif kind == "float":
+            out[col] = [float(v) if v is not None else None for v in out[col]]
+    return out.to_dict("records")
+
+
+def import_indigo(engine: Engine, src_dir=None) -> indigo.ImportReport:
+    """Load INDIGO into the reference tables, replacing what was there.
+
+    ``src_dir``: the INDIGO CSV export, or a snapshot directory; None for the
+    snapshot shipped with sibsim. Returns the report of what was parsed and
+    skipped.
+    """
+    data = indigo.load(src_dir)
+
+    def _replace(session: Session) -> None:
+        for name, table in REFERENCE_TABLES.items():
+            session.execute(delete(table))
+            rows = _records(data.tables[name], name)
+            if rows:
+                session.execute(insert(table), rows)
+        session.add(RefImport(imported=datetime.now(timezone.utc), source=data.report.source or str(src_dir),
+                              report=data.report.to_dict()))
+
+    in_transaction(engine, _replace)
+    return data.report
+
+
+def reference_table(engine: Engine, name: str) -> pd.DataFrame:
+    """One tidy INDIGO table (``projects``, ``rate_cards``, ``investments``,
+    ``outcome_payments``, ``results``) as stored."""
+    if name not in REFERENCE_TABLES:
+        raise UsageError(f"reference table {name!r} unknown; allowed: {', '.join(REFERENCE_TABLES)}")
+    table = REFERENCE_TABLES[name]
+    cols = list(indigo.COLUMNS[name])
+
+    def _read(session: Session):
+        return session.execute(select(*[table.c[c] for c in cols]).order_by(table.c.id)).all()
+
+    rows = in_transaction(engine, _read, write=False)
+    if not rows and latest_import(engine) is None:
+        raise UsageError(f"no INDIGO reference data in {engine.url.render_as_string(hide_password=True)}; "
+                         "load it with Store.import_indigo()")
+    return indigo.conform(pd.DataFrame([tuple(r) for r in rows], columns=cols), name)
+
+
+def latest_import(engine: Engine) -> dict | None:
+    """When and from where the reference tables were loaded, with the import report."""
+
+    def _read(session: Session):
+        row = session.scalars(select(RefImport).order_by(RefImport.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        imported = row.imported if row.imported.tzinfo else row.imported.replace(tzinfo=timezone.utc)
+        return {"imported": imported, "source": row.source,
+                "report": indigo.ImportReport.from_dict(row.report)}
+
+    return in_transaction(engine, _read, write=False)

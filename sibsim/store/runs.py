@@ -1,0 +1,200 @@
+"""Saved runs: save, list, read, tag, annotate, delete.
+
+A run record has the shape of the engine's ``Run.to_dict()``::
+
+    {"scenario": {"name", "hash", "canonical_json"}, "seed", "trials",
+     "versions": {"sibsim", "numpy", "scipy"},
+     "metrics": {name: {mean, std, mcse, p5, p50, p95, nan}},
+     "probabilities": {name: {"p", "se"}}, "timing": {"engine_seconds"}}
+
+and per-trial metrics are ``{metric: array of shape (trials,)}``. A save is one
+transaction: the run row, its tags and its per-trial blob are stored together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..errors import UsageError
+from .db import in_transaction
+from .models import Run, RunPerTrial, RunTag
+
+BLOB_FORMAT = "parquet-zstd"
+_REQUIRED = ("scenario", "seed", "trials", "versions", "metrics", "probabilities", "timing")
+
+
+def _check_record(record: dict, per_trial: dict) -> dict[str, np.ndarray]:
+    if not isinstance(record, dict):
+        raise UsageError(f"save_run: run_record must be a dict (Run.to_dict()); got {type(record).__name__}")
+    missing = [k for k in _REQUIRED if k not in record]
+    missing += [f"scenario.{k}" for k in ("name", "hash", "canonical_json")
+                if k not in (record.get("scenario") or {})]
+    if missing:
+        raise UsageError(f"save_run: run_record lacks {', '.join(missing)}")
+    trials, seed = record["trials"], record["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"save_run: seed must be a non-negative integer; got {seed!r}")
+    if not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise UsageError(f"save_run: trials must be a positive integer; got {trials!r}")
+    arrays = {}
+    for name, values in (per_trial or {}).items():
+        a = np.asarray(values)
+        if a.shape != (trials,):
+            raise UsageError(f"save_run: per-trial metric {name!r} has shape {a.shape}; expected ({trials},)")
+        arrays[str(name)] = a
+    return arrays
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    out = []
+    for t in tags:
+        t = str(t).strip()
+        if not t or len(t) > 100:
+            raise UsageError(f"tag {t!r}: tags must be 1 to 100 characters")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _encode_per_trial(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    pd.DataFrame(arrays).to_parquet(buf, engine="pyarrow", compression="zstd", index=False)
+    return buf.getvalue()
+
+
+def _decode_per_trial(fmt: str, data: bytes) -> pd.DataFrame:
+    if fmt != BLOB_FORMAT:
+        raise UsageError(f"per-trial blob format {fmt!r} is not known to this sibsim; upgrade sibsim")
+    df = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    df.index.name = "trial"
+    return df
+
+
+def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: str = "") -> int:
+    """Store a run with its per-trial metrics; returns its id."""
+    arrays = _check_record(record, per_trial)
+    tags = _clean_tags(tags)
+    sc = record["scenario"]
+
+    def _save(session: Session) -> int:
+        run = Run(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
+                  seed=str(int(record["seed"])), trials=int(record["trials"]), versions=dict(record["versions"]),
+                  created=datetime.now(timezone.utc), note=str(note or ""), metrics=record["metrics"],
+                  probabilities=record["probabilities"], timing=record["timing"])
+        session.add(run)
+        session.flush()
+        session.add_all(RunTag(run_id=run.id, tag=t) for t in tags)
+        # encoded inside the transaction: if this fails, the row above goes too
+        session.add(RunPerTrial(run_id=run.id, format=BLOB_FORMAT, data=_encode_per_trial(arrays)))
+        return run.id
+
+    return in_transaction(engine, _save)
+
+
+def _summary(run: Run) -> dict:
+    created = run.created if run.created.tzinfo else run.created.replace(tzinfo=timezone.utc)
+    return {"id": run.id, "name": run.name, "scenario_hash": run.scenario_hash, "seed": int(run.seed),
+            "trials": run.trials, "tags": [t.tag for t in run.tags], "note": run.note, "created": created}
+
+
+def _get(session: Session, run_id: int, engine: Engine) -> Run:
+    run = session.get(Run, int(run_id), options=[selectinload(Run.tags)])
+    if run is None:
+        raise UsageError(f"no run with id {run_id} in {engine.url.render_as_string(hide_password=True)}")
+    return run
+
+
+def list_runs(engine: Engine, *, tag: str | None = None, name: str | None = None) -> list[dict]:
+    """Runs, oldest first, without metrics: id, name, scenario_hash, seed, trials, tags, note, created."""
+    q = select(Run).options(selectinload(Run.tags)).order_by(Run.id)
+    if tag is not None:
+        q = q.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == str(tag).strip())))
+    if name is not None:
+        q = q.where(Run.name == name)
+    return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
+
+
+def get_run(engine: Engine, run_id: int) -> dict:
+    """A run's provenance, summaries and scenario, in the shape it was saved in
+    (plus id, name, scenario_hash, tags, note, created)."""
+
+    def _read(session: Session) -> dict:
+        run = _get(session, run_id, engine)
+        out = _summary(run)
+        out.update(scenario={"name": run.name, "hash": run.scenario_hash, "canonical_json": run.scenario_json},
+                   versions=run.versions, metrics=run.metrics, probabilities=run.probabilities, timing=run.timing)
+        return out
+
+    return in_transaction(engine, _read, write=False)
+
+
+def get_per_trial(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Per-trial metrics of a run: one column per metric, one row per trial."""
+
+    def _read(session: Session):
+        _get(session, run_id, engine)
+        blob = session.get(RunPerTrial, int(run_id))
+        return None if blob is None else (blob.format, blob.data)
+
+    got = in_transaction(engine, _read, write=False)
+    return pd.DataFrame(index=pd.RangeIndex(0, name="trial")) if got is None else _decode_per_trial(*got)
+
+
+def add_tags(engine: Engine, run_id: int, tags) -> list[str]:
+    """Add tags (existing ones are kept); returns the run's tags."""
+    tags = _clean_tags(tags)
+
+    def _tag(session: Session) -> list[str]:
+        run = _get(session, run_id, engine)
+        have = {t.tag for t in run.tags}
+        session.add_all(RunTag(run_id=run.id, tag=t) for t in tags if t not in have)
+        return sorted(have | set(tags))
+
+    return in_transaction(engine, _tag)
+
+
+def remove_tags(engine: Engine, run_id: int, tags) -> list[str]:
+    """Remove tags (absent ones are ignored); returns the run's tags."""
+    tags = _clean_tags(tags)
+
+    def _untag(session: Session) -> list[str]:
+        run = _get(session, run_id, engine)
+        session.execute(delete(RunTag).where(RunTag.run_id == run.id, RunTag.tag.in_(tags)))
+        return sorted({t.tag for t in run.tags} - set(tags))
+
+    return in_transaction(engine, _untag)
+
+
+def set_note(engine: Engine, run_id: int, note: str) -> None:
+    def _note(session: Session) -> None:
+        _get(session, run_id, engine).note = str(note or "")
+
+    in_transaction(engine, _note)
+
+
+def delete_run(engine: Engine, run_id: int) -> None:
+    """Delete a run with its tags and per-trial metrics."""
+
+    def _delete(session: Session) -> None:
+        run = _get(session, run_id, engine)
+        session.execute(delete(RunTag).where(RunTag.run_id == run.id))
+        session.execute(delete(RunPerTrial).where(RunPerTrial.run_id == run.id))
+        session.execute(delete(Run).where(Run.id == run.id))
+
+    in_transaction(engine, _delete)
+
+
+def count_rows(engine: Engine) -> dict[str, int]:
+    """Rows in each run table (for checks that nothing was left behind)."""
+    return in_transaction(engine, lambda s: {m.__tablename__: s.scalar(select(func.count()).select_from(m))
+                                             for m in (Run, RunTag, RunPerTrial)}, write=False)
