@@ -252,7 +252,8 @@ class ImportReport:
             rep.skipped_rows[(t, r)] = n
         for t, f, r, n, ex in d["skipped_fields"]:
             rep.skipped_fields[(t, f, r)] = n
-            rep.examples[(t, f, r)] = list(ex)
+            if ex:
+                rep.examples[(t, f, r)] = list(ex)
         for t, f, how, n in d["filled"]:
             rep.filled[(t, f, how)] = n
         return rep
@@ -291,7 +292,7 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None)
+    return s.map(lambda v: v.replace("\u00a0", " ").strip() if isinstance(v, str) and v.strip() else None)
 
 
 def _numbers(s: pd.Series, rep: ImportReport, table: str, name: str) -> tuple[pd.Series, pd.Series]:
@@ -356,8 +357,8 @@ def _rate_cards(src: Path, rep: ImportReport, sectors: pd.Series) -> pd.DataFram
     m = metrics.set_index(["project_id", "outcome_metric_id"])
     key = pd.MultiIndex.from_frame(df[["project_id", "outcome_metric_id"]])
     definition = _col(m, "Outcome Definition").reindex(key)
-    df["outcome_definition"] = [d.strip().splitlines()[0][:200] if isinstance(d, str) and d.strip() else None
-                                for d in definition]
+    df["outcome_definition"] = [d.replace("\u00a0", " ").strip().splitlines()[0][:200]
+                                if isinstance(d, str) and d.strip() else None for d in definition]
     sector = _text(_col(m, "Policy sector")).reindex(key).to_numpy()
     df["sector"] = np.where(pd.isna(sector), df["project_id"].map(sectors), sector)
     keep = df["price_per_outcome_local"].notna()
