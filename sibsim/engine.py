@@ -84,9 +84,9 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
     }
     if a < PATH_TRIALS:
         keep = slice(off, off + min(b, PATH_TRIALS) - a)
-        out["paths"] = {p: f[keep].astype(np.float32) for p, f in cf.flows.items()}
-        out["paths"]["outcome_payments"] = pay.treated[keep].astype(np.float32)
-        out["paths"]["delivery_cost"] = costs[keep].astype(np.float32)
+        out["paths"] = {p: f[keep].copy() for p, f in cf.flows.items()}
+        out["paths"]["outcome_payments"] = pay.treated[keep].copy()
+        out["paths"]["delivery_cost"] = costs[keep].copy()
     return out
 
 

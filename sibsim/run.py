@@ -40,7 +40,7 @@ class Run:
     metrics: name -> (trials,) float64 per-trial metric
     indicators: name -> (trials,) bool; their means are the run's probabilities
     params: parameter name -> (trials,) drawn value
-    paths: party -> (min(trials, 2000), periods) float32 net cash per period
+    paths: party -> (min(trials, 2000), periods) float64 net cash per period
     """
 
     scenario: Scenario

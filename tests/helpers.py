@@ -1,0 +1,40 @@
+"""Small scenario builders shared by the engine tests."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from sibsim.spec import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def benchmark_dict() -> dict:
+    return yaml.safe_load((ROOT / "scenarios" / "benchmark.yaml").read_text())
+
+
+def tiny(**over) -> dict:
+    """One participant, certain outcomes, fixed lags: every number can be worked by hand."""
+    d = {
+        "name": "tiny",
+        "period": "quarter",
+        "horizon_periods": 8,
+        "parameters": {},
+        "participants": {"starts": {"kind": "schedule", "per_period": [1]}, "engagement": 1.0},
+        "outcomes": [
+            {"name": "a", "baseline": 0.0, "effect": {"size": 1.0}, "lag": {"dist": "fixed", "periods": 1}},
+            {"name": "b", "requires": "a", "baseline": 0.0, "effect": {"size": 1.0}, "lag": {"dist": "fixed", "periods": 2}},
+            {"name": "c", "baseline": 0.0, "effect": {"size": 1.0}, "lag": {"dist": "fixed", "periods": 3}},
+        ],
+        "rate_card": {"prices": {"a": 3500, "b": 4000, "c": 1000}, "payment_lag_periods": 1},
+    }
+    for k, v in over.items():
+        d[k] = v
+    return d
+
+
+def scenario(d: dict):
+    return validate(copy.deepcopy(d))
