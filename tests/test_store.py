@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -232,6 +231,27 @@ def test_four_processes_save_concurrently(db_url):
             assert r["tags"] == [f"p{r['seed']}"]
             np.testing.assert_array_equal(s.get_per_trial(r["id"])["payments_gbp"],
                                           _per_trial(trials=200, seed=r["seed"])["payments_gbp"])
+
+
+def test_in_memory_store():
+    with open_store(":memory:") as s:
+        run_id = s.save_run(_record(), _per_trial(), tags=["scratch"])
+        assert s.list_runs(tag="scratch")[0]["id"] == run_id
+        assert len(s.get_per_trial(run_id)) == 5
+    with open_store(":memory:") as s:
+        assert s.list_runs() == []
+
+
+@pytest.mark.postgres
+def test_created_is_utc_whatever_the_session_zone(pg_url):
+    db_url = _fresh_pg_database(pg_url)
+    with open_store(db_url) as s:
+        run_id = s.save_run(_record(), {})
+    engine = create_engine(db_url, connect_args={"options": "-c timezone=Asia/Tokyo"})
+    got = runs.get_run(engine, run_id)["created"]
+    engine.dispose()
+    assert got.utcoffset() == timedelta(0)
+    assert abs(datetime.now(timezone.utc) - got) < timedelta(minutes=1)
 
 
 def test_sqlite_uses_wal(tmp_path):

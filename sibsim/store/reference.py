@@ -81,6 +81,7 @@ def latest_import(engine: Engine) -> dict | None:
         if row is None:
             return None
         imported = row.imported if row.imported.tzinfo else row.imported.replace(tzinfo=timezone.utc)
+        imported = imported.astimezone(timezone.utc)
         return {"imported": imported, "source": row.source,
                 "report": indigo.ImportReport.from_dict(row.report)}
 

@@ -102,7 +102,9 @@ def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: st
 
 
 def _summary(run: Run) -> dict:
-    created = run.created if run.created.tzinfo else run.created.replace(tzinfo=timezone.utc)
+    # SQLite keeps no offset (we store UTC); PostgreSQL answers in the session's zone
+    created = run.created.replace(tzinfo=timezone.utc) if run.created.tzinfo is None else run.created
+    created = created.astimezone(timezone.utc)
     return {"id": run.id, "name": run.name, "scenario_hash": run.scenario_hash, "seed": int(run.seed),
             "trials": run.trials, "tags": [t.tag for t in run.tags], "note": run.note, "created": created}
 
