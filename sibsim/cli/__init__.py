@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(err))
     except KeyboardInterrupt:
         return fail("interrupted")
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
     except (OSError, ValueError) as err:
         return fail(str(err))
 
