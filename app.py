@@ -1,0 +1,46 @@
+"""sibsim app: compare Social Impact Bond scenarios and build an evidence base.
+
+    streamlit run app.py        (or `make app`)
+
+A thin shell over the public API: each page in app_pages/ reads its widgets,
+builds a scenario, calls sibsim (cached on the scenario's canonical JSON,
+trials and seed) and draws with sibsim.plots. The evidence base is the store
+at $SIBSIM_DB (default ./evidence.db).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # app_pages, whatever the working directory
+
+from app_pages import common  # noqa: E402
+
+st.set_page_config(page_title="sibsim", page_icon="📈", layout="wide")
+common.init_state()
+common.warm_up()
+
+pages = [
+    st.Page("app_pages/scenario.py", title="Scenario", icon="📝", default=True),
+    st.Page("app_pages/run.py", title="Run", icon="▶️"),
+    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("app_pages/evidence.py", title="Evidence base", icon="🗂️"),
+]
+page = st.navigation(pages)
+
+with st.sidebar:
+    sc = st.session_state.scenario
+    if sc is not None:
+        st.caption(f"Current scenario: **{sc.name}**  \n`{sc.content_hash}` · {st.session_state.scenario_source}")
+    else:
+        n = len(st.session_state.problems)
+        st.caption(f"Current scenario has {n} problem{'s' * (n != 1)}: fix them on the Scenario page.")
+    run = st.session_state.run
+    if run is not None:
+        st.caption(f"Last run: {common.run_label(run)}")
+    st.caption(f"sibsim {common.sibsim.__version__}")
+
+page.run()

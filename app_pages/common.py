@@ -1,0 +1,290 @@
+"""What the app's pages share: the current scenario in session state, cached runs, the store.
+
+The current scenario is kept as a plain dict (``scenario_data``, what the
+user is editing) and, when that dict validates, as a ``Scenario``
+(``scenario``); ``problems`` holds the ``(field path, message)`` pairs of
+``sibsim.errors.ScenarioError`` otherwise, so every page can show the same
+message beside the field it concerns. Widget keys of the scenario editor
+start with ``ed.`` and are dropped whenever a new scenario is loaded.
+
+Runs are cached on hashable arguments (canonical JSON, trials, seed) with
+``st.cache_resource``: a ``Run`` is immutable (read-only arrays), so the
+cached object is shared, not copied.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import typing
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import sibsim
+from sibsim import spec
+from sibsim.errors import ScenarioError, SibsimError
+from sibsim.plots import runs as plots
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_DIR = ROOT / "scenarios"
+DEFAULT_SCENARIO = "benchmark"
+MAX_UPLOAD_BYTES = 1_000_000
+DEFAULT_TRIALS, DEFAULT_SEED = 10_000, 1
+ss = st.session_state
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def shipped() -> dict[str, Path]:
+    """Scenario files shipped in scenarios/, by file stem."""
+    return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.yaml"))}
+
+
+def init_state() -> None:
+    if "scenario_data" not in ss:
+        files = shipped()
+        name = DEFAULT_SCENARIO if DEFAULT_SCENARIO in files else next(iter(files))
+        set_scenario(spec.load(files[name]), source=f"scenarios/{name}.yaml")
+    ss.setdefault("run", None)
+    ss.setdefault("compare", {})
+    ss.setdefault("opts", {"trials": DEFAULT_TRIALS, "seed": DEFAULT_SEED})
+
+
+def set_scenario(sc: sibsim.Scenario, *, source: str) -> None:
+    """Make ``sc`` the current scenario and reset the editor's widgets."""
+    for k in [k for k in ss if isinstance(k, str) and k.startswith("ed.")]:
+        del ss[k]
+    ss.scenario_source = source
+    update(spec.to_dict(sc))
+
+
+def update(data: dict) -> None:
+    """Replace the edited scenario dict and validate it."""
+    ss.scenario_data = data
+    try:
+        ss.scenario = spec.validate(copy.deepcopy(data))
+        ss.problems = []
+    except ScenarioError as e:
+        ss.scenario = None
+        ss.problems = list(e.problems)
+
+
+def problems_at(prefix: str) -> list[tuple[str, str]]:
+    return [(f, m) for f, m in ss.get("problems", []) if f == prefix or f.startswith(prefix + ".")]
+
+
+def show_problems(prefix: str) -> None:
+    """Problems of one field (or group of fields), shown where it is called: beside the field."""
+    for field, msg in problems_at(prefix):
+        st.error(f"`{field}`: {msg}", icon="⚠️")
+
+
+def problem_lines(problems) -> str:
+    return "\n".join(f"- `{f or '(file)'}`: {m}" for f, m in problems)
+
+
+def read_scenario_file(name: str, data: bytes) -> sibsim.Scenario:
+    """Validate an uploaded file; raises ScenarioError naming the file and the fields."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ScenarioError([("", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} (1 MB)")],
+                            source=name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError([("", f"file is not UTF-8 text (byte {e.start})")], source=name) from None
+    return spec.loads(text, source=name)
+
+
+def value_text(v) -> str:
+    """A number or parameter name as the editor shows it."""
+    if v is None:
+        return ""
+    if isinstance(v, (int, float)):
+        return f"{v:g}" if abs(v) < 1e15 else str(v)
+    return str(v)
+
+
+def parse_value(text: str):
+    """Editor text -> None (blank), a float, or a parameter name (which spec then checks)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        return text
+
+
+def finance_models() -> list[str]:
+    """The finance models the scenario schema allows (``finance.model``)."""
+    from sibsim.spec.model import Finance
+
+    return list(typing.get_args(Finance.model_fields["model"].annotation))
+
+
+def with_finance_model(sc: sibsim.Scenario, model: str) -> sibsim.Scenario:
+    """The same scenario under another finance model (validated by spec)."""
+    data = spec.to_dict(sc)
+    data.setdefault("finance", {})["model"] = model
+    return spec.validate(data)
+
+
+# ---------------------------------------------------------------- runs
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def simulate_cached(canonical_json: str, trials: int, seed: int) -> sibsim.Run:
+    """``sibsim.simulate`` of the scenario given by its canonical JSON (cached per process)."""
+    sc = spec.validate(json.loads(canonical_json))
+    return sibsim.simulate(sc, trials=int(trials), seed=int(seed))
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Load the engine's compiled kernels in the background so the first real run is fast."""
+    def _go():
+        try:
+            sibsim.simulate(spec.load(next(iter(shipped().values()))), trials=200, seed=0)
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs time later
+            pass
+
+    t = threading.Thread(target=_go, name="sibsim-warm-up", daemon=True)
+    t.start()
+    return t
+
+
+def run_key(run) -> str:
+    return f"{run.scenario.content_hash}-{run.trials}-{run.seed}"
+
+
+def run_label(run) -> str:
+    return f"{run.scenario.name} · seed {run.seed} · {run.trials:,} trials"
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def figure_png(key: tuple, _make) -> bytes:
+    """PNG of the figure ``_make()`` returns, cached on ``key`` (which must identify it)."""
+    return plots.to_png(_make())
+
+
+def headline(run) -> dict[str, tuple[str, str]]:
+    """label -> (value, help) for the headline figures of a run."""
+    cur = plots._currency(run)
+    s = run.metric_summaries()
+    p = run.probabilities()
+    out = {}
+    m = s["outcome_payments"]
+    out["Expected outcome payments"] = (
+        plots.money(m["mean"], cur),
+        f"Mean over trials ± {plots.money(2 * m['mcse'], cur)} (2 Monte Carlo s.e.); "
+        f"P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
+    if "investor_loss" in p:
+        q = p["investor_loss"]
+        out["P(investor loss)"] = (f"{q['p']:.1%}", f"Share of trials where investors get back less than they put in "
+                                                    f"(± {2 * q['se']:.1%}, 2 s.e.)")
+    irr = s["investor_irr"]
+    out["Median investor IRR"] = (_pct(irr["p50"]), f"Annual; P5 {_pct(irr['p5'])}, P95 {_pct(irr['p95'])}; "
+                                                    f"{irr['nan']:,} trials undefined")
+    c = s["cost_per_additional_outcome"]
+    out["Cost per additional outcome"] = (plots.money(c["p50"], cur), f"Median over trials of outcome payments / "
+                                          f"additional outcomes; mean {plots.money(c['mean'], cur)}")
+    d = s["deadweight_share"]
+    out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments that paid for outcomes "
+                                                   "that would have happened anyway")
+    for name, q in p.items():
+        if "insolvency" in name:
+            out["Provider insolvency risk"] = (f"{q['p']:.1%}", f"P({name}) ± {2 * q['se']:.1%} (2 s.e.)")
+    for name, m in s.items():
+        if "insolvency" in name and not any("insolvency" in k for k in p):
+            out["Provider insolvency risk"] = (_pct(m["mean"]), f"mean of {name}")
+    return out
+
+
+def _pct(x, digits: int = 1) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}%}"
+
+
+def summary_table(run):
+    """run.summary() with readable row labels."""
+    df = run.summary()
+    df.index = [f"{plots.metric_label(k)}" for k in df.index]
+    return df
+
+
+# ---------------------------------------------------------------- evidence base
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str | None):
+    from sibsim.store import open_store
+
+    return open_store(url)
+
+
+def store():
+    """``(store, None)``, or ``(None, reason)`` when the evidence base cannot be used."""
+    try:
+        import sibsim.store  # noqa: F401
+    except ImportError:
+        return None, "The evidence base is not available: this version of sibsim has no `sibsim.store`."
+    try:
+        return _open_store(os.environ.get("SIBSIM_DB") or None), None
+    except (SibsimError, OSError) as e:
+        return None, f"The evidence base could not be opened: {e}"
+
+
+def stored_run(store, run_id: int) -> sibsim.Run:
+    """Regenerate a stored run exactly from its canonical JSON, seed and trials."""
+    rec = store.get_run(run_id)
+    return simulate_cached(rec["scenario"]["canonical_json"], int(rec["trials"]), int(rec["seed"]))
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def reference_projects(url: str | None):
+    """INDIGO projects: from the evidence base if loaded there, else the snapshot shipped with sibsim."""
+    st_, _ = store()
+    if st_ is not None:
+        try:
+            return st_.reference_projects(), "evidence base"
+        except SibsimError:
+            pass
+    from sibsim import indigo
+
+    return indigo.load().projects, "INDIGO snapshot shipped with sibsim"
+
+
+def reference_values(sc: sibsim.Scenario, run=None) -> dict[str, float]:
+    """The scenario's size and prices, in the terms of ``sibsim.indigo.reference_class``.
+
+    Participants: mean starts of ``run`` when it is a run of this scenario,
+    else the contract maximum or the scheduled starts. Maximum outcome
+    payments: the contract cap. Price: the median rate-card price. Capital:
+    the investors' commitment. A parameter name stands for its prior mean.
+    """
+    def num(v):
+        if v is None:
+            return None
+        return float(sc.priors[v].mean) if isinstance(v, str) else float(v)
+
+    out = {}
+    if run is not None and run.scenario.content_hash == sc.content_hash:
+        out["participants"] = float(np.mean(run.metrics["participants"]))
+    elif sc.participants.max_participants is not None:
+        out["participants"] = float(sc.participants.max_participants)
+    elif sc.participants.starts.kind == "schedule":
+        out["participants"] = float(sum(sc.participants.starts.per_period))
+    cap = num(sc.rate_card.cap_total)
+    if cap is not None:
+        out["max_outcome_payments"] = cap
+    prices = [num(v) for v in sc.rate_card.prices.values()]
+    if prices:
+        out["price_per_outcome"] = float(np.median(prices))
+    commit = num(sc.finance.sib.capital_commitment)
+    if commit is not None:
+        out["capital"] = commit
+    return out

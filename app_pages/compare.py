@@ -1,0 +1,107 @@
+"""Compare page: any list of runs side by side (pinned, shipped scenarios, finance models, saved runs).
+
+Runs computed here share one seed, so every scenario and finance model is
+evaluated on common random numbers: differences between them are
+differences of structure, not of luck.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_pages import common
+from sibsim import spec
+from sibsim.errors import SibsimError
+from sibsim.plots import runs as plots
+
+ss = st.session_state
+
+st.title("Compare")
+st.caption("Choose runs to put side by side. Runs computed on this page share the seed below (common random "
+           "numbers), so differences come from the scenarios and finance models, not from luck.")
+
+sc = ss.scenario
+models = common.finance_models()
+store, reason = common.store()
+
+c1, c2 = st.columns(2)
+with c1:
+    pinned = st.multiselect("Runs added from the Run page", list(ss.compare), default=list(ss.compare),
+                            key="cmp_pinned")
+    shipped = st.multiselect("Shipped scenarios", list(common.shipped()), key="cmp_shipped")
+    current = st.checkbox("The current scenario", value=False, key="cmp_current", disabled=sc is None)
+with c2:
+    if len(models) > 1 and sc is not None:
+        chosen_models = st.multiselect("The current scenario under each finance model", models, key="cmp_models")
+    else:
+        chosen_models = []
+        st.caption(f"Finance models in this version: {', '.join(models)}. Other models (payment by results, "
+                   "fee for service, hybrid) will be listed here and compared on common draws when they exist.")
+    saved = []
+    if store is not None:
+        listed = {r["id"]: r for r in store.list_runs()}
+        saved = st.multiselect("Saved runs (rerun exactly from their scenario, seed and trials)", list(listed),
+                               format_func=lambda i: f"#{i} {listed[i]['name']} · seed {listed[i]['seed']} · "
+                                                     f"{listed[i]['trials']:,} trials"
+                                                     + (f" · {', '.join(listed[i]['tags'])}" if listed[i]['tags']
+                                                        else ""),
+                               key="cmp_saved")
+    else:
+        st.caption(reason)
+t1, t2 = st.columns(2)
+trials = int(t1.number_input("Trials for runs computed here", min_value=100, max_value=200_000, step=1_000,
+                             value=ss.opts["trials"], key="cmp_trials"))
+seed = int(t2.number_input("Seed (common to all of them)", min_value=0, max_value=2**31 - 1,
+                           value=ss.opts["seed"], key="cmp_seed"))
+
+runs: dict[str, object] = {k: ss.compare[k] for k in pinned}
+with st.spinner("Running…"):
+    for name in shipped:
+        runs[f"{name} (shipped)"] = common.simulate_cached(spec.load(common.shipped()[name]).canonical_json(),
+                                                           trials, seed)
+    if current and sc is not None:
+        runs[f"{sc.name} (current)"] = common.simulate_cached(sc.canonical_json(), trials, seed)
+    for m in chosen_models:
+        try:
+            runs[f"{sc.name} · {m}"] = common.simulate_cached(common.with_finance_model(sc, m).canonical_json(),
+                                                              trials, seed)
+        except SibsimError as e:
+            st.error(f"Finance model {m}: {e}")
+    for rid in saved:
+        runs[f"#{rid} {listed[rid]['name']}"] = common.stored_run(store, rid)
+
+if not runs:
+    st.info("Nothing to compare yet: add runs from the Run page, or pick shipped scenarios, finance models or "
+            "saved runs above.")
+    st.stop()
+if st.button("Clear runs added from the Run page", key="cmp_clear"):
+    ss.compare = {}
+    st.rerun()
+
+ids = tuple((label, common.run_key(r)) for label, r in runs.items())
+st.subheader("Headline figures")
+st.dataframe(pd.DataFrame({label: {k: v for k, (v, _) in common.headline(r).items()} for label, r in runs.items()}).T,
+             width="stretch")
+
+st.subheader("Distributions")
+shared = sorted(set.intersection(*(set(r.metrics) for r in runs.values())),
+                key=lambda m: (m not in plots.METRICS, list(plots.METRICS).index(m) if m in plots.METRICS else 0, m))
+metric = st.selectbox("Metric", shared, index=shared.index("investor_irr") if "investor_irr" in shared else 0,
+                      format_func=plots.metric_label, key="cmp_metric")
+st.image(common.figure_png((ids, "hist", metric), lambda: plots.hist(runs, metric, figsize=(9, 3.6))),
+         width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Risk and return")
+    kind = st.radio("Axes", ["loss", "irr"], horizontal=True, key="cmp_rr",
+                    format_func={"loss": "P(loss) vs mean net gain", "irr": "P5 vs median IRR"}.get)
+    st.image(common.figure_png((ids, "risk_return", kind), lambda: plots.risk_return(runs, kind=kind)),
+             width="stretch")
+if all(plots.has_acceptability_data(r) for r in runs.values()):
+    with right:
+        st.subheader("Acceptability")
+        st.image(common.figure_png((ids, "acceptability"), lambda: plots.acceptability(runs)), width="stretch")
+        st.caption("Probability that the cost per additional outcome (outcome payments / additional outcomes, "
+                   "all outcomes counted alike) is below a given willingness to pay.")

@@ -1,0 +1,106 @@
+"""Run page: simulate the current scenario and show headline figures, distributions and cash over time."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from app_pages import common
+from sibsim.errors import SibsimError
+from sibsim.plots import runs as plots
+
+ss = st.session_state
+
+st.title("Run")
+sc = ss.scenario
+if sc is None:
+    st.warning("The current scenario has problems; fix them on the Scenario page first.\n\n"
+               + common.problem_lines(ss.problems))
+    st.page_link("app_pages/scenario.py", label="Go to the Scenario page", icon="📝")
+    st.stop()
+
+st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {ss.scenario_source}. "
+           "The same scenario, trials and seed always give the same numbers.")
+c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+trials = int(c1.number_input("Trials", min_value=100, max_value=200_000, step=1_000, value=ss.opts["trials"],
+                             key="trials"))
+seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=ss.opts["seed"], key="seed"))
+ss.opts = {"trials": trials, "seed": seed}
+if c3.button("Run", type="primary", key="go", width="stretch"):
+    t0 = time.perf_counter()
+    with st.status(f"Simulating {trials:,} trials of {sc.name}…", expanded=False) as status:
+        run = common.simulate_cached(sc.canonical_json(), trials, seed)
+        status.update(label=f"Simulated {trials:,} trials in {time.perf_counter() - t0:.2f} s "
+                            f"(engine {run.engine_seconds:.2f} s)", state="complete")
+    ss.run, ss.run_t0 = run, t0
+
+run = ss.run
+if run is None:
+    st.info("Choose the number of trials and a seed, then press **Run**.")
+    st.stop()
+key = common.run_key(run)
+if key != f"{sc.content_hash}-{trials}-{seed}":
+    st.warning(f"These results are for {common.run_label(run)} (hash `{run.scenario.content_hash}`); "
+               "the scenario, trials or seed have changed since. Press **Run** to update.")
+
+for col, (label, (value, help_)) in zip(st.columns(len(h := common.headline(run))), h.items()):
+    col.metric(label, value, help=help_)
+if ss.get("run_t0") and key == f"{sc.content_hash}-{trials}-{seed}":
+    st.caption(f"Results shown {time.perf_counter() - ss.pop('run_t0'):.2f} s after pressing Run.")
+
+st.subheader("Distributions")
+a, b = st.columns(2)
+a.image(common.figure_png((key, "hist", "investor_irr"), lambda: plots.hist(run, "investor_irr")), width="stretch")
+b.image(common.figure_png((key, "hist", "outcome_payments"), lambda: plots.hist(run, "outcome_payments")),
+        width="stretch")
+
+st.subheader("Cash over time")
+parties = plots.active_parties(run)
+st.image(common.figure_png((key, "fans"), lambda: plots.fan_charts(run, parties)), width="stretch")
+quiet = [plots.PARTIES.get(p, p) for p in run.paths if p not in parties]
+st.caption(f"Cumulative net cash per party: median, P25-P75 and P5-P95 across the first "
+           f"{len(next(iter(run.paths.values()))):,} trials. "
+           + (f"No cash flows in any trial for: {', '.join(quiet)}." if quiet else ""))
+
+st.subheader("Percentiles")
+st.dataframe(common.summary_table(run), width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "mcse", "p5",
+                                                                                      "p50", "p95")})
+st.dataframe({k: {"probability": v["p"], "standard error": v["se"]} for k, v in run.probabilities().items()},
+             column_config={"probability": st.column_config.NumberColumn(format="percent"),
+                            "standard error": st.column_config.NumberColumn(format="percent")})
+
+st.subheader("Download")
+stem = f"{run.scenario.content_hash}_seed{run.seed}_{run.trials}"
+d1, d2, d3 = st.columns(3)
+d1.download_button("Run record (JSON)", run.to_json(), file_name=f"run_{stem}.json", mime="application/json",
+                   on_click="ignore", width="stretch")
+d2.download_button("Per-trial results (CSV)", lambda: run.to_frame().to_csv(), file_name=f"trials_{stem}.csv",
+                   mime="text/csv", on_click="ignore", width="stretch")
+d3.download_button("Figures (PNG)", lambda: plots.to_png(plots.overview(run, parties=parties)),
+                   file_name=f"figures_{stem}.png", mime="image/png", on_click="ignore", width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Save to the evidence base")
+    store, reason = common.store()
+    if store is None:
+        st.info(reason)
+    else:
+        with st.form("save_form"):
+            tags = st.text_input("Tags (comma separated)", key="save_tags")
+            note = st.text_area("Note", key="save_note", height=80)
+            if st.form_submit_button("Save to evidence base"):
+                try:
+                    rid = store.save_run(run.to_dict(), dict(run.metrics),
+                                         tags=[t.strip() for t in tags.split(",") if t.strip()], note=note)
+                    st.success(f"Saved as run #{rid}.")
+                except SibsimError as e:
+                    st.error(f"Not saved: {e}")
+with right:
+    st.subheader("Compare")
+    label = st.text_input("Label", value=common.run_label(run), key="compare_label")
+    if st.button("Add to comparison", key="add_compare"):
+        ss.compare = {**ss.compare, label: run}
+        st.success(f"Added; {len(ss.compare)} run{'s' * (len(ss.compare) != 1)} on the Compare page.")

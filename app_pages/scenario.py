@@ -1,0 +1,240 @@
+"""Scenario page: load a shipped or uploaded scenario, edit priors, rate card and finance terms.
+
+Every edit goes through a widget callback that rewrites the scenario dict
+and validates it with ``sibsim.spec.validate``; the problems it reports are
+shown beside the field they name, and the other pages use the scenario once
+it is valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import typing
+
+import pandas as pd
+import streamlit as st
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from app_pages import common
+from sibsim import spec
+from sibsim.dists import PRIOR_KINDS, Prior
+from sibsim.errors import ScenarioError
+from sibsim.plots import runs as plots
+
+ss = st.session_state
+
+# dist -> [(field, required, is_list)], read from the prior classes themselves
+FIELDS = {
+    cls.model_fields["dist"].default: [
+        (f.alias or n, f.is_required(), "list" in str(f.annotation))
+        for n, f in cls.model_fields.items() if n != "dist"
+    ]
+    for cls in typing.get_args(typing.get_args(Prior)[0])
+}
+PRIOR = TypeAdapter(Prior)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def _load_shipped() -> None:
+    name = ss["src_file"]
+    common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml")
+
+
+def _set(data: dict, path: tuple, value) -> None:
+    for p in path[:-1]:
+        data = data.setdefault(p, {})
+    if value is None:
+        data.pop(path[-1], None)
+    else:
+        data[path[-1]] = value
+
+
+def _get(data: dict, path: tuple):
+    for p in path:
+        if not isinstance(data, dict) or p not in data:
+            return None
+        data = data[p]
+    return data
+
+
+def _edit_field(path: tuple, parse) -> None:
+    data = copy.deepcopy(ss.scenario_data)
+    _set(data, path, parse(ss["ed." + ".".join(path)]))
+    common.update(data)
+
+
+def _entry(name: str) -> dict:
+    kind = ss[f"ed.p.{name}.dist"]
+    entry = {"dist": kind}
+    for field, _, is_list in FIELDS[kind]:
+        v = ss.get(f"ed.p.{name}.{field}")
+        if is_list and isinstance(v, str):
+            parts = [common.parse_value(x) for x in v.split(",") if x.strip()]
+            v = parts if all(isinstance(x, float) for x in parts) else v
+        if v is not None and v != "":
+            entry[field] = v
+    return entry
+
+
+def _edit_param(name: str) -> None:
+    data = copy.deepcopy(ss.scenario_data)
+    data["parameters"][name] = _entry(name)
+    common.update(data)
+
+
+def _edit_rate_card() -> None:
+    data = copy.deepcopy(ss.scenario_data)
+    names = [o["name"] for o in data["outcomes"]]
+    prices = data["rate_card"].setdefault("prices", {})
+    for row, change in ss["ed.rate_card"].get("edited_rows", {}).items():
+        if "price" in change:
+            v = common.parse_value(change["price"])
+            if v is None:
+                prices.pop(names[int(row)], None)
+            else:
+                prices[names[int(row)]] = v
+    common.update(data)
+
+
+def _upload() -> None:
+    up = ss.get("upload")
+    if up is None:
+        return
+    try:
+        common.set_scenario(common.read_scenario_file(up.name, up.getvalue()), source=f"upload: {up.name}")
+        ss.upload_error = None
+    except ScenarioError as e:
+        ss.upload_error = (up.name, e.problems)
+
+
+def _apply_yaml(key: str) -> None:
+    try:
+        common.set_scenario(common.read_scenario_file("edited YAML", ss[key].encode("utf-8")), source="edited YAML")
+        ss.yaml_error = None
+    except ScenarioError as e:
+        ss.yaml_error = e.problems
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def text_field(label: str, path: tuple, *, parse=common.parse_value, help: str | None = None) -> None:
+    """A text input bound to one scenario field (number or parameter name), with its problems below."""
+    st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key="ed." + ".".join(path),
+                  help=help, on_change=_edit_field, args=(path, parse))
+    common.show_problems(".".join(path))
+
+
+def param_editor(name: str, entry) -> None:
+    entry = {"dist": "fixed", "value": entry} if isinstance(entry, (int, float)) else dict(entry)
+    kind = entry.get("dist") if entry.get("dist") in FIELDS else "fixed"
+    with st.container(border=True):
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        with left:
+            st.markdown(f"**{name}**")
+            kind = st.selectbox("Distribution", PRIOR_KINDS, index=PRIOR_KINDS.index(kind),
+                                key=f"ed.p.{name}.dist", on_change=_edit_param, args=(name,))
+            fields = FIELDS[kind]
+            for col, (field, required, is_list) in zip(st.columns(len(fields)), fields):
+                label = field if required else f"{field} (opt.)"
+                key = f"ed.p.{name}.{field}"
+                with col:
+                    if is_list:
+                        st.text_input(label, value=", ".join(common.value_text(x) for x in entry.get(field, [])),
+                                      key=key, on_change=_edit_param, args=(name,))
+                    else:
+                        v = entry.get(field)
+                        st.number_input(label, value=float(v) if isinstance(v, (int, float)) else None, format="%g",
+                                        step=None, key=key, on_change=_edit_param, args=(name,))
+        with right:
+            try:
+                prior = PRIOR.validate_python(entry)
+            except ValidationError:
+                st.caption("no picture until the prior is valid")
+            else:
+                key = ("prior", json.dumps(entry, sort_keys=True, default=str))
+                st.image(common.figure_png(key, lambda: plots.prior_density(prior)), width="stretch")
+        common.show_problems(f"parameters.{name}")
+
+
+# ---------------------------------------------------------------- page
+
+st.title("Scenario")
+st.caption("Start from a shipped scenario or your own YAML, then edit its priors, rate card and finance terms. "
+           "The Run, Compare and Evidence pages use the scenario shown here.")
+
+src = st.radio("Start from", ["A shipped scenario", "An uploaded YAML file"], horizontal=True, key="src_kind")
+if src == "A shipped scenario":
+    names = list(common.shipped())
+    current = ss.scenario_source.removeprefix("scenarios/").removesuffix(".yaml")
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else 0, key="src_file",
+                 on_change=_load_shipped)
+    c2.button("Reload (discard edits)", on_click=_load_shipped)
+else:
+    st.file_uploader("Scenario YAML (UTF-8, at most 1 MB)", type=["yaml", "yml"], key="upload", on_change=_upload)
+    if ss.get("upload_error"):
+        fname, probs = ss.upload_error
+        st.error(f"**{fname}** was not loaded: it is not a valid scenario.\n\n{common.problem_lines(probs)}")
+
+data = ss.scenario_data
+sc = ss.scenario
+if ss.problems:
+    n = len(ss.problems)
+    st.error(f"**This scenario has {n} problem{'s' * (n != 1)}**; the other pages use it once "
+             f"{'they are' if n > 1 else 'it is'} fixed.\n\n{common.problem_lines(ss.problems)}")
+else:
+    st.success(f"**{sc.name}** is valid · hash `{sc.content_hash}` · from {ss.scenario_source}")
+
+text_field("Scenario name", ("name",), parse=lambda s: s.strip())
+if data.get("description"):
+    st.caption(str(data["description"]))
+
+st.subheader("Parameters")
+st.caption("Each uncertain input has a prior; the picture is drawn from its quantile function on an even grid.")
+params = data.get("parameters") or {}
+cols = st.columns(2)
+for i, (name, entry) in enumerate(params.items()):
+    with cols[i % 2]:
+        param_editor(name, entry)
+if not params:
+    st.info("This scenario has no uncertain parameters.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Rate card")
+    names = [o.get("name", "?") for o in data.get("outcomes", [])]
+    prices = (data.get("rate_card") or {}).get("prices", {})
+    table = pd.DataFrame({"outcome": names, "price": [common.value_text(prices.get(o)) for o in names]})
+    st.data_editor(table, key="ed.rate_card", num_rows="fixed", disabled=["outcome"], hide_index=True,
+                   column_config={"price": st.column_config.TextColumn(
+                       f"price ({data.get('currency', '')}, or a parameter name)")},
+                   on_change=_edit_rate_card, width="stretch")
+    common.show_problems("rate_card.prices")
+    text_field("Contract cap on total payments", ("rate_card", "cap_total"), help="blank: no cap")
+    text_field("Cap per participant", ("rate_card", "cap_per_participant"), help="blank: no cap")
+with right:
+    st.subheader("Finance terms (SIB)")
+    text_field("Capital commitment", ("finance", "sib", "capital_commitment"), help="blank: unlimited")
+    text_field("Return cap (annual, 0.08 = 8%)", ("finance", "sib", "return_cap_annual"), help="blank: no cap")
+    text_field("Guarantee share of principal loss (0 to 1)", ("finance", "sib", "guarantee_share"))
+    text_field("Management fee per period", ("finance", "sib", "management_fee_per_period"))
+
+st.subheader("YAML")
+# a scenario with problems is still downloadable, as written, to fix elsewhere
+text = spec.dumps(sc) if sc is not None else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+slug = "".join(ch if ch.isalnum() else "_" for ch in str(data.get("name", "scenario")).lower()).strip("_")
+st.download_button("Download YAML", text, file_name=f"{slug or 'scenario'}.yaml", mime="application/x-yaml",
+                   on_click="ignore", help=None if sc is not None else "the scenario still has problems")
+with st.expander("Edit the whole scenario as YAML (outcomes, costs, participants, ...)"):
+    key = "yaml." + hashlib.sha256(text.encode()).hexdigest()[:12]
+    with st.form("yaml_form"):
+        st.text_area("Scenario YAML", value=text, height=360, key=key)
+        st.form_submit_button("Apply YAML", on_click=_apply_yaml, args=(key,))
+    if ss.get("yaml_error"):
+        st.error(f"The YAML was not applied.\n\n{common.problem_lines(ss.yaml_error)}")
