@@ -128,7 +128,8 @@ _NUMBER = re.compile(
 )
 _MULT = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _RANGE = re.compile(r"^\s*(?:-|–|—|to)\s*(?:US\$|C\$|\$|£|€|¥)?\s*\d", re.I)
-_WORD_CURRENCY = re.compile(r"^\s*(" + "|".join(sorted(CURRENCY_NAMES, key=len, reverse=True)) + r"|[A-Z]{3})\b", re.I)
+_WORD_CURRENCY = re.compile(
+    r"^\s*(" + "|".join(sorted(CURRENCY_NAMES, key=len, reverse=True)) + r"|[A-Z]{3})\b", re.I)
 
 
 def parse_number(text) -> Parsed:
@@ -305,6 +306,10 @@ def _numbers(s: pd.Series, rep: ImportReport, table: str, name: str) -> tuple[pd
             pd.Series([p.currency for p in parsed], index=s.index, dtype=object))
 
 
+def _num(raw: pd.DataFrame, header: str, rep: ImportReport, table: str, name: str) -> pd.Series:
+    return _numbers(_col(raw, header), rep, table, name)[0]
+
+
 def _dates(s: pd.Series, rep: ImportReport, table: str, name: str) -> pd.Series:
     out = []
     for raw in s:
@@ -348,12 +353,13 @@ def _rate_cards(src: Path, rep: ImportReport, sectors: pd.Series) -> pd.DataFram
     if dup.any():
         rep.skipped_rows[("outcome_metrics", "duplicate metric id (first definition used)")] += int(dup.sum())
     metrics = metrics[~dup & metrics["outcome_metric_id"].notna()]
-    df = pd.DataFrame({"project_id": _text(raw["Project ID"]), "outcome_metric_id": _text(_col(raw, "Outcome Metric Id"))})
-    df["currency"] = _col(raw, "Currency").map(normalise_currency)
-    df["price_per_outcome_local"], _ = _numbers(_col(raw, "Price Per Unit - Amount"), rep, t, "price_per_outcome_local")
-    usd, _ = _numbers(_col(raw, "Price Per Unit - Amount USD"), rep, t, "price_per_outcome_usd")
-    df["price_per_outcome_usd"] = _usd(df["price_per_outcome_local"], usd, df["currency"], rep, t, "price_per_outcome_usd")
-    df["max_price_local"], _ = _numbers(_col(raw, "Maximum Price if all targets achieved - Amount"), rep, t, "max_price_local")
+    df = pd.DataFrame({"project_id": _text(raw["Project ID"]),
+                       "outcome_metric_id": _text(_col(raw, "Outcome Metric Id")),
+                       "currency": _col(raw, "Currency").map(normalise_currency)})
+    local = df["price_per_outcome_local"] = _num(raw, "Price Per Unit - Amount", rep, t, "price_per_outcome_local")
+    usd = _num(raw, "Price Per Unit - Amount USD", rep, t, "price_per_outcome_usd")
+    df["price_per_outcome_usd"] = _usd(local, usd, df["currency"], rep, t, "price_per_outcome_usd")
+    df["max_price_local"] = _num(raw, "Maximum Price if all targets achieved - Amount", rep, t, "max_price_local")
     m = metrics.set_index(["project_id", "outcome_metric_id"])
     key = pd.MultiIndex.from_frame(df[["project_id", "outcome_metric_id"]])
     definition = _col(m, "Outcome Definition").reindex(key)
@@ -385,8 +391,8 @@ def _projects(src: Path, rep: ImportReport, raw: pd.DataFrame) -> pd.DataFrame:
     planned_end = _dates(_col(raw, d + "Anticipated end date of service provision"), rep, t, "end_date")
     df["end_date"] = actual_end.fillna(planned_end)
     df["end_date_kind"] = np.where(actual_end.notna(), "actual", np.where(planned_end.notna(), "anticipated", None))
-    actual_m, _ = _numbers(_col(raw, d + "Actual duration of service provision"), rep, t, "duration_years")
-    planned_m, _ = _numbers(_col(raw, d + "Anticipated duration of service provision"), rep, t, "duration_years")
+    actual_m = _num(raw, d + "Actual duration of service provision", rep, t, "duration_years")
+    planned_m = _num(raw, d + "Anticipated duration of service provision", rep, t, "duration_years")
     year_only = pd.Series(False, index=raw.index)
     for c in (d + "Start date of service provision", d + "Actual end date of service provision",
               d + "Anticipated end date of service provision"):
@@ -407,14 +413,14 @@ def _projects(src: Path, rep: ImportReport, raw: pd.DataFrame) -> pd.DataFrame:
     f = _FIN + "Total investment commitment - "
     df["currency"] = _col(raw, f + "Currency").map(normalise_currency)
     for unit, tag in (("Amount", "local"), ("Amount USD", "usd")):
-        exact, _ = _numbers(_col(raw, f"{f}{unit} - Exact"), rep, t, f"capital_raised_{tag}")
-        df[f"capital_raised_min_{tag}"], _ = _numbers(_col(raw, f"{f}{unit} - Min"), rep, t, f"capital_raised_min_{tag}")
-        df[f"capital_raised_max_{tag}"], _ = _numbers(_col(raw, f"{f}{unit} - Max"), rep, t, f"capital_raised_max_{tag}")
-        df[f"capital_raised_{tag}"] = exact
-    range_only = df["capital_raised_local"].isna() & (df["capital_raised_min_local"].notna() | df["capital_raised_max_local"].notna())
+        for bound, suffix in (("Exact", ""), ("Min", "_min"), ("Max", "_max")):
+            name = f"capital_raised{suffix}_{tag}"
+            df[name] = _num(raw, f"{f}{unit} - {bound}", rep, t, name)
+    local = df["capital_raised_local"]
+    range_only = local.isna() & (df["capital_raised_min_local"].notna() | df["capital_raised_max_local"].notna())
     if range_only.any():
         rep.skip_field(t, "capital_raised_local", "range only (min/max kept)", n=int(range_only.sum()))
-    df["capital_raised_usd"] = _usd(df["capital_raised_local"], df["capital_raised_usd"], df["currency"], rep, t, "capital_raised_usd")
+    df["capital_raised_usd"] = _usd(local, df["capital_raised_usd"], df["currency"], rep, t, "capital_raised_usd")
 
     f = _FIN + "Maximum potential outcome payment - "
     cur = _col(raw, f + "Currency").map(normalise_currency)
@@ -422,14 +428,15 @@ def _projects(src: Path, rep: ImportReport, raw: pd.DataFrame) -> pd.DataFrame:
     if no_cur.any():
         rep.filled[(t, "max_outcome_payments_currency", "capital currency")] += int(no_cur.sum())
     df["max_outcome_payments_currency"] = cur.where(~no_cur, df["currency"])
-    df["max_outcome_payments_local"], _ = _numbers(_col(raw, f + "Amount"), rep, t, "max_outcome_payments_local")
-    usd, _ = _numbers(_col(raw, f + "Amount USD"), rep, t, "max_outcome_payments_usd")
+    df["max_outcome_payments_local"] = _num(raw, f + "Amount", rep, t, "max_outcome_payments_local")
+    usd = _num(raw, f + "Amount USD", rep, t, "max_outcome_payments_usd")
     df["max_outcome_payments_source"] = np.where(df["max_outcome_payments_local"].notna(), "project", None)
     df = _commitments_fallback(src, rep, df, usd)
 
     sb = "Service and beneficiaries - "
-    df["participants_targeted"], _ = _numbers(_col(raw, sb + "Targeted number of unique service users or beneficiaries (total)"), rep, t, "participants_targeted")
-    df["participants_engaged"], _ = _numbers(_col(raw, sb + "Actual number of unique service users or beneficiaries engaged (total)"), rep, t, "participants_engaged")
+    users = "number of unique service users or beneficiaries"
+    df["participants_targeted"] = _num(raw, f"{sb}Targeted {users} (total)", rep, t, "participants_targeted")
+    df["participants_engaged"] = _num(raw, f"{sb}Actual {users} engaged (total)", rep, t, "participants_engaged")
     df["participants"] = df["participants_targeted"].fillna(df["participants_engaged"])
     unit_t = _text(_col(raw, sb + "Unit type of targeted service users or beneficiaries"))
     unit_a = _text(_col(raw, sb + "Unit type of actual service users or beneficiaries engaged"))
@@ -443,7 +450,7 @@ def _projects(src: Path, rep: ImportReport, raw: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _add_prices(projects: pd.DataFrame, rate_cards: pd.DataFrame, rep: ImportReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _add_prices(projects: pd.DataFrame, rate_cards: pd.DataFrame, rep: ImportReport):
     """Fill rate-card USD prices at the project's own USD rate, and summarise
     each project's rate card (median price per outcome)."""
     p = projects.set_index("project_id")
@@ -491,8 +498,9 @@ def _commitments_fallback(src: Path, rep: ImportReport, df: pd.DataFrame, usd: p
         elif g["currency"].isna().any() or g["currency"].nunique() > 1:
             reason = "commitments in mixed or unknown currencies"
         else:
-            u = g["usd"].sum() if g["usd"].notna().all() else (g["amount"].sum() if g["currency"].iloc[0] == "USD" else np.nan)
-            sums[pid] = (g["amount"].sum(), g["currency"].iloc[0], u)
+            total, currency = g["amount"].sum(), g["currency"].iloc[0]
+            usd_total = g["usd"].sum() if g["usd"].notna().all() else (total if currency == "USD" else np.nan)
+            sums[pid] = (total, currency, usd_total)
             continue
         if pid in set(df.loc[df["max_outcome_payments_local"].isna(), "project_id"]):
             rep.skip_field(t, "max_outcome_payments_local", reason, pid)
@@ -520,10 +528,10 @@ def _investments(src: Path, rep: ImportReport) -> pd.DataFrame:
                        "currency": _col(raw, ic + "Currency").map(normalise_currency),
                        "max_potential_loss": _text(_col(raw, "Maximum Potential loss")),
                        "max_potential_return": _text(_col(raw, "Maximum Potential Return"))})
-    df["amount_local"], _ = _numbers(_col(raw, ic + "Amount - Exact"), rep, t, "amount_local")
-    df["amount_min_local"], _ = _numbers(_col(raw, ic + "Amount - Min"), rep, t, "amount_min_local")
-    df["amount_max_local"], _ = _numbers(_col(raw, ic + "Amount - Max"), rep, t, "amount_max_local")
-    usd, _ = _numbers(_col(raw, ic + "Amount USD - Exact"), rep, t, "amount_usd")
+    df["amount_local"] = _num(raw, ic + "Amount - Exact", rep, t, "amount_local")
+    df["amount_min_local"] = _num(raw, ic + "Amount - Min", rep, t, "amount_min_local")
+    df["amount_max_local"] = _num(raw, ic + "Amount - Max", rep, t, "amount_max_local")
+    usd = _num(raw, ic + "Amount USD - Exact", rep, t, "amount_usd")
     df["amount_usd"] = _usd(df["amount_local"], usd, df["currency"], rep, t, "amount_usd")
     return conform(df, t)
 
@@ -540,8 +548,8 @@ def _outcome_payments(src: Path, rep: ImportReport) -> pd.DataFrame:
                        "currency": _col(raw, "Payments - Currency").map(normalise_currency)})
     df["period_start"] = _dates(_col(raw, "Period - Start"), rep, t, "period_start")
     df["period_end"] = _dates(_col(raw, "Period - End"), rep, t, "period_end")
-    df["amount_local"], _ = _numbers(_col(raw, "Payments - Amount"), rep, t, "amount_local")
-    usd, _ = _numbers(_col(raw, "Payments - Amount USD"), rep, t, "amount_usd")
+    df["amount_local"] = _num(raw, "Payments - Amount", rep, t, "amount_local")
+    usd = _num(raw, "Payments - Amount USD", rep, t, "amount_usd")
     df["amount_usd"] = _usd(df["amount_local"], usd, df["currency"], rep, t, "amount_usd")
     # latest plan: latest start in the plans table, then the highest plan number
     order = pd.DataFrame({"project_id": _text(plans["Project ID"]),
@@ -559,14 +567,15 @@ def _outcome_payments(src: Path, rep: ImportReport) -> pd.DataFrame:
 def _results(src: Path, rep: ImportReport) -> pd.DataFrame:
     t = "results"
     raw = _read(src, "projects_results.csv", rep, t)
-    df = pd.DataFrame({"project_id": _text(raw["Project ID"]), "outcome_metric_id": _text(_col(raw, "Outcome Metric Id")),
+    df = pd.DataFrame({"project_id": _text(raw["Project ID"]),
+                       "outcome_metric_id": _text(_col(raw, "Outcome Metric Id")),
                        "level": _text(_col(raw, "Result level")).str.replace(" level", "").str.lower(),
                        "result_type": _text(_col(raw, "Result type")).str.lower()})
     df["period_start"] = _dates(_col(raw, "Period - Start"), rep, t, "period_start")
     df["period_end"] = _dates(_col(raw, "Period - End"), rep, t, "period_end")
-    df["outcomes_achieved"], _ = _numbers(_col(raw, "Outcomes achieved"), rep, t, "outcomes_achieved")
-    df["number_engaged"], _ = _numbers(_col(raw, "Number engaged In impact bond"), rep, t, "number_engaged")
-    df["number_positive"], _ = _numbers(_col(raw, "Number with Positive social outcomes"), rep, t, "number_positive")
+    df["outcomes_achieved"] = _num(raw, "Outcomes achieved", rep, t, "outcomes_achieved")
+    df["number_engaged"] = _num(raw, "Number engaged In impact bond", rep, t, "number_engaged")
+    df["number_positive"] = _num(raw, "Number with Positive social outcomes", rep, t, "number_positive")
     return conform(df, t)
 
 
@@ -689,7 +698,8 @@ def reference_class(projects_df: pd.DataFrame, *, capital=None, max_outcome_paym
         sectors = sorted(df["sector"].dropna().unique())
         match = [s for s in sectors if s.lower() == str(sector).strip().lower()]
         if not match:
-            raise UsageError(f"reference_class: sector {sector!r} not among INDIGO sectors; allowed: {', '.join(sectors)}")
+            raise UsageError(f"reference_class: sector {sector!r} not among INDIGO sectors; "
+                             f"allowed: {', '.join(sectors)}")
         df = df[df["sector"] == match[0]]
     out = {}
     for name, value in given.items():
