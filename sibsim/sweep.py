@@ -355,7 +355,8 @@ def read_table(path) -> "pandas.DataFrame":  # noqa: F821
     p = Path(path)
     if p.suffix.lower() == ".parquet":
         return pd.read_parquet(p)
-    return pd.read_csv(p, float_precision="round_trip", dtype={"scenario_hash": str})
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}  # pandas 3: default
+    return pd.read_csv(p, dtype={"scenario_hash": str}, **exact)
 
 
 def _write_table(df, path: Path) -> None:

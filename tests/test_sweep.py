@@ -1,0 +1,175 @@
+"""Sweeps: invariance to how points run, common random numbers, resuming, names (sibsim.sweep)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sibsim
+from sibsim.cli import main
+from sibsim.errors import UsageError
+from sibsim.sweep import apply_point, grid, journal_path, lhs, read_table, sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "scenarios" / "benchmark.yaml"
+TRIALS = 1000  # one block of the seed tree: the cheapest run there is
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def sc():
+    return sibsim.load(BENCH)
+
+
+@pytest.fixture(scope="module")
+def uplift_grid():
+    return grid(job_entry_uplift=[0.0, 0.05, 0.1, 0.15])
+
+
+@pytest.fixture(scope="module")
+def serial(sc, uplift_grid):
+    return sweep(sc, uplift_grid, trials=TRIALS, seed=SEED)
+
+
+def test_rows_columns_and_provenance(sc, serial, uplift_grid):
+    assert len(serial) == len(uplift_grid)
+    assert list(serial.columns[:4]) == ["job_entry_uplift", "seed", "trials", "scenario_hash"]
+    assert serial["job_entry_uplift"].tolist() == [0.0, 0.05, 0.1, 0.15]
+    assert (serial["seed"] == SEED).all() and (serial["trials"] == TRIALS).all()
+    assert (serial["scenario_hash"] == sc.content_hash).all()
+    for m in ("outcome_payments", "investor_irr", "additional_outcomes.job_entry"):
+        for st in ("mean", "p5", "p50", "p95"):
+            assert f"{m}_{st}" in serial.columns
+    assert "investor_loss_p" in serial.columns
+    # a row is exactly the summary of the point's own run
+    run = sibsim.simulate(sc.with_params(job_entry_uplift=0.1), trials=TRIALS, seed=SEED)
+    s = run.metric_summaries()["investor_net_gain"]
+    row = serial.iloc[2]
+    assert row["investor_net_gain_mean"] == s["mean"] and row["investor_net_gain_p95"] == s["p95"]
+    assert row["investor_loss_p"] == run.probabilities()["investor_loss"]["p"]
+
+
+def test_serial_equals_processes_equals_dask(sc, serial, uplift_grid):
+    from distributed import Client, LocalCluster
+
+    procs = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, workers=2)
+    pd.testing.assert_frame_equal(serial, procs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        dask = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, scheduler=client)
+    pd.testing.assert_frame_equal(serial, dask)
+
+
+def test_monotone_in_effect_on_common_random_numbers(serial):
+    # MODEL.md s.3: the treated achievers contain the counterfactual ones participant by participant,
+    # so on the same draws a larger uplift never lowers payments or additional outcomes
+    for col in ("outcome_payments_mean", "additional_outcomes.job_entry_mean", "outcome_payments_p50"):
+        d = np.diff(serial[col].to_numpy())
+        assert (d >= 0).all(), (col, serial[col].tolist())
+    assert serial["outcome_payments_mean"].iloc[-1] > serial["outcome_payments_mean"].iloc[0]
+    # the counterfactual world does not depend on the effect at all: the same uniforms at every point
+    assert serial["counterfactual_payments_mean"].nunique() == 1
+
+
+def test_prices_can_be_swept(sc):
+    s2 = apply_point(sc, {"price.job_entry": 5000, "job_entry_uplift": 0.1})
+    assert s2.rate_card.prices["job_entry"] == 5000
+    assert s2.priors["job_entry_uplift"].dist == "fixed"
+    assert sc.rate_card.prices["job_entry"] == 3500  # the original is untouched
+    # price 0 for every outcome: nothing is paid, and P(investor loss) is 1
+    df = sweep(sc, [{"price.job_entry": 0, "price.job_sustained": 0, "price.qualification": 0}], trials=TRIALS,
+               seed=SEED)
+    assert df["outcome_payments_mean"].iloc[0] == 0
+    assert df["investor_loss_p"].iloc[0] == 1
+
+
+def test_grid_and_lhs_designs():
+    g = grid(a=[1, 2, 3], b=[10, 20])
+    assert g[:3] == [{"a": 1.0, "b": 10.0}, {"a": 1.0, "b": 20.0}, {"a": 2.0, "b": 10.0}] and len(g) == 6
+    pts = lhs(20, {"x": (0.0, 1.0), "y": (-5.0, 5.0)}, seed=3)
+    assert pts == lhs(20, {"x": (0.0, 1.0), "y": (-5.0, 5.0)}, seed=3)
+    x = np.array([p["x"] for p in pts])
+    y = np.array([p["y"] for p in pts])
+    # a Latin hypercube: exactly one point in each of the 20 strata of each dimension
+    assert sorted(np.floor(x * 20).astype(int)) == list(range(20))
+    assert sorted(np.floor((y + 5) / 10 * 20).astype(int)) == list(range(20))
+
+
+def _stop_after(k):
+    seen = []
+
+    def cb(row):
+        seen.append(row)
+        if len(seen) == k:
+            raise KeyboardInterrupt
+
+    return cb
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_interrupted_sweep_resumes_without_recomputing(sc, uplift_grid, serial, tmp_path, ext):
+    whole = tmp_path / f"whole.{ext}"
+    sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, out=whole)
+    out = tmp_path / f"part.{ext}"
+    with pytest.raises(KeyboardInterrupt):
+        sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, out=out, callback=_stop_after(2))
+    assert not out.exists()  # the output is only ever written whole
+    lines = journal_path(out).read_text().splitlines()
+    assert [json.loads(x)["job_entry_uplift"] for x in lines] == [0.0, 0.05]
+    with open(journal_path(out), "a") as f:  # a line cut short by the interruption
+        f.write('{"job_entry_uplift": 0.1, "seed": 7, "trials"')
+    computed = []
+    df = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, out=out, callback=computed.append)
+    assert [r["job_entry_uplift"] for r in computed] == [0.1, 0.15]
+    assert df.attrs["reused"] == 2
+    assert not journal_path(out).exists()
+    pd.testing.assert_frame_equal(df, serial)
+    if ext == "csv":
+        assert out.read_bytes() == whole.read_bytes()
+    pd.testing.assert_frame_equal(read_table(out), read_table(whole))
+    # run again: nothing to compute
+    again = []
+    sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, out=out, callback=again.append)
+    assert again == []
+
+
+def test_resume_from_prewritten_output_and_refuse_other_settings(sc, uplift_grid, serial, tmp_path):
+    out = tmp_path / "s.csv"
+    serial.iloc[[0, 3]].to_csv(out, index=False)
+    computed = []
+    df = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, out=out, callback=computed.append)
+    assert [r["job_entry_uplift"] for r in computed] == [0.05, 0.1]
+    pd.testing.assert_frame_equal(df, serial)
+    with pytest.raises(UsageError, match="seed=7"):
+        sweep(sc, uplift_grid, trials=TRIALS, seed=SEED + 1, out=out)
+    with pytest.raises(UsageError, match="different sweep"):
+        sweep(sc, grid(job_entry_p0=[0.2]), trials=TRIALS, seed=SEED, out=out)
+
+
+def test_unknown_names_are_refused_listing_the_names(sc):
+    with pytest.raises(UsageError, match=r"'bogus'.*parameters: engagement.*prices: price\.job_entry"):
+        sweep(sc, [{"bogus": 1.0}], trials=TRIALS, seed=SEED)
+    with pytest.raises(UsageError, match="price.job_entry"):
+        apply_point(sc, {"price.nothing": 1.0})
+
+
+def test_cli_sweep_and_bad_names(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    rc = main(["sweep", str(BENCH), "--grid", "price.job_entry=3000,4000", "--trials", str(TRIALS), "--seed", "1",
+               "--out", str(out), "-q"])
+    assert rc == 0
+    df = read_table(out)
+    assert df["price.job_entry"].tolist() == [3000.0, 4000.0]
+    assert df["investor_net_gain_mean"].iloc[1] > df["investor_net_gain_mean"].iloc[0]
+    capsys.readouterr()
+    for args in (["--grid", "uplift=0,1"], ["--lhs", "3", "--range", "price.jobs=0:1"]):
+        rc = main(["sweep", str(BENCH), *args, "--trials", "10", "--out", str(tmp_path / "x.csv")])
+        err = capsys.readouterr().err
+        assert rc == 2
+        assert err.count("\n") == 1 and "job_entry_uplift" in err and "price.qualification" in err
+    rc = main(["sweep", str(BENCH), "--grid", "job_entry_uplift=0,1", "--out", str(tmp_path / "x.txt")])
+    assert rc == 2 and ".csv or .parquet" in capsys.readouterr().err
