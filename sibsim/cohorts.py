@@ -56,6 +56,8 @@ class Cohort:
 
 def max_slots(sc: Scenario) -> int:
     p = sc.participants
+    if p.starts is None:
+        return p.max_participants or 0
     if p.starts.kind == "schedule":
         total = sum(p.starts.per_period[: sc.horizon_periods])
         return min(total, p.max_participants) if p.max_participants else total

@@ -32,6 +32,7 @@ from .spec import Scenario, load
 
 DEFAULT_CHUNK = 5_000
 PARALLEL_FROM = 20_000
+DELIVERY_CHUNK = 250
 
 
 def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
@@ -68,12 +69,18 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
     d = draw.BlockDraws(seed, b0, b1 - b0)
     params = sample_params(sc, d)
-    cohort = simulate_cohort(sc, params, d)
+    extra = {}
+    if sc.delivery is not None:
+        starts, engaged, extra = _delivery(sc, params, seed, a, b, b0)
+        cohort = simulate_cohort(sc, params, d, delivery_starts=starts, delivery_engaged=engaged)
+    else:
+        cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
     costs = delivery_cost(sc, params, cohort)
     cf = finance(sc, params, costs, pay)
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, cf=cf, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
+    m.update(extra)
     off = a - b0 * draw.BLOCK
     sl = slice(off, off + (b - a))
     out = {
@@ -88,6 +95,28 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
         out["paths"]["outcome_payments"] = pay.treated[keep].copy()
         out["paths"]["delivery_cost"] = costs[keep].copy()
     return out
+
+
+def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
+    """Run the delivery model for trials a..b-1 only (it is costly), padded to the chunk's blocks."""
+    from .delivery import simulate_delivery
+
+    n = len(next(iter(params.values()))) if params else (math.ceil(b / draw.BLOCK) - b0) * draw.BLOCK
+    off = a - b0 * draw.BLOCK
+    sub = {k: v[off:off + (b - a)] for k, v in params.items()}
+    res = simulate_delivery(sc.delivery, sub, horizon_periods=sc.horizon_periods, seed=seed, trial_offset=a,
+                            n_trials=b - a, max_participants=sc.participants.max_participants)
+    T = sc.horizon_periods
+    starts = np.zeros((n, T), np.int64)
+    engaged = np.zeros((n, T), np.int64)
+    starts[off:off + (b - a)] = res.starts
+    engaged[off:off + (b - a)] = res.engaged
+    metrics = {}
+    for k, v in res.metrics.items():
+        full = np.full(n, np.nan)
+        full[off:off + (b - a)] = v
+        metrics[k] = full
+    return starts, engaged, metrics
 
 
 def _check_int(name: str, v, lo: int) -> int:
@@ -108,9 +137,10 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     trials = _check_int("trials", trials, 1)
     seed = _check_int("seed", seed, 0)
-    chunk = _check_int("chunk", DEFAULT_CHUNK if chunk is None else chunk, 1)
+    events = sc.delivery is not None  # discrete-event trials are slow: smaller chunks, parallel sooner
+    chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1)
     if workers is None:
-        workers = (os.cpu_count() or 1) if trials >= PARALLEL_FROM else 1
+        workers = (os.cpu_count() or 1) if trials >= (2 * DELIVERY_CHUNK if events else PARALLEL_FROM) else 1
     workers = _check_int("workers", workers, 1)
     ranges = [(a, min(a + chunk, trials)) for a in range(0, trials, chunk)]
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ participants)`` arrays; numba makes one, in registers.
 
 Random numbers: participant ``j`` of trial ``g`` (the trial's index in the
 run) draws from a counter-based generator, SplitMix64's output function over
-``key + (g * N + j) * K1 + r * K2`` (Steele, Lea & Flood 2014), where ``key``
+``key + g * G3 + j * G2 + r * G1`` (Steele, Lea & Flood 2014; odd constants), where ``key``
 is the stream's 64-bit key from ``numpy.random.SeedSequence`` (see
 :mod:`sibsim.draw`). Each draw depends only on (seed, trial, participant,
 draw), so results are identical for any chunking or worker count, and no
@@ -29,8 +29,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-_G1 = uint64(0x9E3779B97F4A7C15)
-_G2 = uint64(0xD1B54A32D192ED03)
+_G1 = uint64(0x9E3779B97F4A7C15)  # draw within a participant
+_G2 = uint64(0xD1B54A32D192ED03)  # participant slot
+_G3 = uint64(0x8CB92BA72F3D8DD7)  # trial
 _M1 = uint64(0xBF58476D1CE4E5B9)
 _M2 = uint64(0x94D049BB133111EB)
 _LOW32 = uint64(0xFFFFFFFF)
@@ -71,17 +72,16 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
     a = np.zeros((2, K), np.int64)  # achieved, by world and outcome (0/1, for branch-free sums)
     per = np.zeros(K, np.int64)
     order = np.zeros(K, np.int64)
-    stride = uint64(K + 1)
     for i in range(n):
         row = i if ns > 1 else 0
         cap = cap_pp[i]
         capped = cap < np.inf
-        base_ctr = key + uint64(first_trial + i) * uint64(N) * stride * _G1
+        base_ctr = key + uint64(first_trial + i) * _G3
         for j in range(N):
             s = start[row, j]
             if s >= T:
                 continue
-            ctr = base_ctr + uint64(j) * stride * _G1
+            ctr = base_ctr + uint64(j) * _G2
             if draw_e:
                 eng = np.int64(_mix(ctr) >> _32) < e[i]
             else:

@@ -54,11 +54,12 @@ def _fmt(v: float, money: bool) -> str:
 
 def summary_table(run) -> str:
     s = run.metric_summaries()
-    names = [m for m in KEY_METRICS if m in s] + sorted(m for m in s if m.startswith("additional_outcomes."))
+    names = [m for m in KEY_METRICS if m in s] + [m for m in s if m.startswith("additional_outcomes.")]
+    names += [m for m in s if m.startswith("delivery.") and m not in ("delivery.events", "delivery.fast_path")]
     rows = [("metric", "mean", "± mcse", "P5", "P50", "P95", "undefined")]
     for m in names:
         x = s[m]
-        money = m not in ("deadweight_share", "investor_moic", "investor_irr") and not m.startswith("additional")
+        money = m not in ("deadweight_share", "investor_moic", "investor_irr") and not m.startswith(("additional", "delivery."))
         rows.append((m, _fmt(x["mean"], money), _fmt(x["mcse"], money), _fmt(x["p5"], money),
                      _fmt(x["p50"], money), _fmt(x["p95"], money), str(x["nan"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

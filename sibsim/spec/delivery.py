@@ -26,7 +26,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .model import Value, _M
+from .base import Value, _M
 
 
 def _number(field: str, v, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,

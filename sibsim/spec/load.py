@@ -76,7 +76,11 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
 
     p = sc.participants
     ref("participants.engagement", p.engagement, lo=0, hi=1)
-    if p.starts.kind == "poisson":
+    if sc.delivery is not None:
+        from .delivery import delivery_problems
+
+        probs += delivery_problems(sc.delivery, sc.parameters, horizon_periods=sc.horizon_periods)
+    elif p.starts.kind == "poisson":
         ref("participants.starts.volume", p.starts.volume, lo=0)
     names = [o.name for o in sc.outcomes]
     if len(set(names)) != len(names):

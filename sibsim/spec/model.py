@@ -16,12 +16,8 @@ from ..dists import Fixed, Prior
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
-# A number, or the name of a parameter in the scenario's parameter table.
-Value = Union[float, str]
-
-
-class _M(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from .base import Value, _M  # noqa: E402  (shared with spec.delivery)
+from .delivery import Delivery  # noqa: E402
 
 
 class Correlation(_M):
@@ -62,7 +58,8 @@ class PoissonStarts(_M):
 
 
 class Participants(_M):
-    starts: Annotated[Union[FixedStarts, PoissonStarts], Field(discriminator="kind")]
+    starts: Annotated[Union[FixedStarts, PoissonStarts], Field(discriminator="kind")] | None = Field(
+        None, description="starts per period; omit when a delivery section produces them")
     max_participants: int | None = Field(None, gt=0, description="contract maximum: starts beyond it are refused")
     engagement: Value = Field(1.0, description="probability that a starter engages")
     payment_on: Literal["all", "engaged"] = Field(
@@ -71,7 +68,7 @@ class Participants(_M):
 
     @model_validator(mode="after")
     def _bounded(self):
-        if self.starts.kind == "poisson" and self.max_participants is None:
+        if self.starts is not None and self.starts.kind == "poisson" and self.max_participants is None:
             raise ValueError("Poisson starts need max_participants (the contract maximum) to bound the cohort")
         return self
 
@@ -191,6 +188,15 @@ class Scenario(_M):
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
+    delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (MODEL.md s.7)")
+
+    @model_validator(mode="after")
+    def _starts_or_delivery(self):
+        if self.participants.starts is None and self.delivery is None:
+            raise ValueError("participants.starts is required unless the scenario has a delivery section")
+        if self.participants.starts is not None and self.delivery is not None:
+            raise ValueError("give participants.starts or a delivery section, not both: delivery produces the starts")
+        return self
 
     @property
     def periods_per_year(self) -> int:
