@@ -24,7 +24,7 @@ from .cohorts import simulate_cohort, value
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
 from .finance.cashflows import delivery_cost
-from .finance.sib import sib
+from . import finance as fin
 from .metrics import per_trial
 from .payments import rate_card
 from .run import PATH_TRIALS, Run, versions
@@ -48,23 +48,7 @@ def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
     return {nm: priors[nm].ppf(u[:, j]) for j, nm in enumerate(names)}
 
 
-def finance(sc: Scenario, params, costs, pay):
-    s = sc.finance.sib
-    cap = value(s.return_cap_annual, params, None) if s.return_cap_annual is not None else None
-    cap_p = None if cap is None else (1 + cap) ** (1 / sc.periods_per_year) - 1
-    return sib(
-        costs=costs, payments=pay.treated,
-        payer_share=1 - np.clip(value(sc.rate_card.co_payer_share, params), 0, 1),
-        commitment=None if s.capital_commitment is None else value(s.capital_commitment, params),
-        upfront=s.drawdown == "upfront",
-        fee_per_period=value(s.management_fee_per_period, params),
-        return_cap_per_period=cap_p,
-        excess_to=s.excess_to,
-        guarantee_share=np.clip(value(s.guarantee_share, params), 0, 1),
-    )
-
-
-def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
+def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, ...] = ()) -> dict:
     """Every per-trial result for trials ``a .. b-1`` (computed over whole blocks, then cut)."""
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
     d = draw.BlockDraws(seed, b0, b1 - b0)
@@ -77,9 +61,11 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int) -> dict:
         cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
     costs = delivery_cost(sc, params, cohort)
-    cf = finance(sc, params, costs, pay)
-    m, ind = per_trial(sc, params=params, pay=pay, costs=costs, cf=cf, starts=cohort.starts,
+    m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
+    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance)
+    m.update(fm)
+    ind.update(find)
     m.update(extra)
     off = a - b0 * draw.BLOCK
     sl = slice(off, off + (b - a))
@@ -126,16 +112,21 @@ def _check_int(name: str, v, lo: int) -> int:
 
 
 def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: int | None = None,
-             workers: int | None = None, progress: bool = False) -> Run:
+             workers: int | None = None, progress: bool = False, finance: tuple[str, ...] | list[str] = ()) -> Run:
     """Run ``trials`` Monte Carlo trials of ``scenario`` with ``seed``.
 
     ``chunk`` bounds memory (trials computed at once, default 5,000);
     ``workers`` processes share the chunks (default: every core for runs of
     20,000 trials or more). Neither changes any number. ``progress`` shows a
-    progress bar once a run has taken more than two seconds.
+    progress bar once a run has taken more than two seconds. ``finance`` names
+    other finance models to run on the same draws (see :data:`sibsim.finance.MODELS`).
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     trials = _check_int("trials", trials, 1)
+    finance = tuple(finance)
+    unknown = [f for f in finance if f not in fin.MODELS]
+    if unknown:
+        raise UsageError(f"finance model {unknown[0]!r} is not known; models: {', '.join(fin.MODELS)}")
     seed = _check_int("seed", seed, 0)
     events = sc.delivery is not None  # discrete-event trials are slow: smaller chunks, parallel sooner
     chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1)
@@ -152,12 +143,12 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     parts = []
     if workers == 1 or len(ranges) == 1:
         for a, b in ranges:
-            parts.append(simulate_range(sc, seed, a, b))
+            parts.append(simulate_range(sc, seed, a, b, finance))
             if bar:
                 bar.update(b - a)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork")) as ex:
-            futs = [ex.submit(simulate_range, sc, seed, a, b) for a, b in ranges]
+            futs = [ex.submit(simulate_range, sc, seed, a, b, finance) for a, b in ranges]
             for f, (a, b) in zip(futs, ranges):
                 parts.append(f.result())
                 if bar:

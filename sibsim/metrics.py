@@ -10,32 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .finance.cashflows import CashFlows
-from .finance.irr import annualise, irr
+from .finance.cashflows import discount_factors
 from .payments import Payments
 
 SUMMARY_STATS = ("mean", "std", "mcse", "p5", "p50", "p95", "nan")
 
 
-def discount_factors(rate_annual: float, periods_per_year: int, T: int) -> np.ndarray:
-    """(T,) factors to the start of period 0 for cash at the end of each period."""
-    rp = (1 + rate_annual) ** (1 / periods_per_year) - 1
-    return (1 + rp) ** -np.arange(1, T + 1)
-
-
-def per_trial(sc, *, params: dict[str, np.ndarray], pay: Payments, costs: np.ndarray, cf: CashFlows, starts: np.ndarray,
+def per_trial(sc, *, params: dict[str, np.ndarray], pay: Payments, costs: np.ndarray, starts: np.ndarray,
               engaged_starts: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Metrics and indicators for one chunk of trials."""
+    """Participant, outcome, payment and cost metrics for one chunk (finance metrics: sibsim.finance)."""
     disc = discount_factors(sc.discount_rate_annual, sc.periods_per_year, sc.horizon_periods)
     paid = pay.treated.sum(axis=1)
     paid_cf = pay.counterfactual.sum(axis=1)
     additional = pay.outcomes_tr - pay.outcomes_cf
     add_total = additional.sum(axis=1)
-    inv = cf["investor"]
-    draws = cf.extra["investor_drawdowns"]
-    inflow = inv.sum(axis=1) + draws
-    comm = -cf["commissioner"]
-    prov_cash = np.cumsum(cf["provider"], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         m = {
             "participants": starts.sum(axis=1),
@@ -47,27 +35,12 @@ def per_trial(sc, *, params: dict[str, np.ndarray], pay: Payments, costs: np.nda
             "cost_per_additional_outcome": np.where(add_total > 0, paid / add_total, np.nan),
             "delivery_cost": costs.sum(axis=1),
             "delivery_cost_pv": costs @ disc,
-            "investor_drawdowns": draws,
-            "investor_distributions": cf.extra["investor_distributions"],
-            "investor_net_gain": inv.sum(axis=1),
-            "investor_moic": np.where(draws > 0, inflow / draws, np.nan),
-            "investor_irr": annualise(irr(inv), sc.periods_per_year),
-            "commissioner_cost": comm.sum(axis=1),
-            "commissioner_cost_pv": comm @ disc,
-            "outcome_fund_cost": -cf["outcome_fund"].sum(axis=1),
-            "guarantee_paid": cf.extra["guarantee_paid"],
-            "provider_surplus": prov_cash[:, -1],
-            "provider_min_cash": np.minimum(prov_cash.min(axis=1), 0.0),
         }
     for k, o in enumerate(sc.outcomes):
         m[f"outcomes.{o.name}"] = pay.outcomes_tr[:, k]
         m[f"counterfactual_outcomes.{o.name}"] = pay.outcomes_cf[:, k]
         m[f"additional_outcomes.{o.name}"] = additional[:, k]
-    ind = {
-        "investor_loss": m["investor_net_gain"] < 0,
-        "any_payment": paid > 0,
-        "provider_shortfall": m["provider_min_cash"] < 0,
-    }
+    ind = {"any_payment": paid > 0}
     if sc.rate_card.cap_total is not None:
         from .cohorts import value
 

@@ -54,3 +54,9 @@ def delivery_cost(sc, params, c) -> np.ndarray:
         var = var + col(ppp) * active
     out += col(value(co.multiplier, params, 1.0)) * var
     return out
+
+
+def discount_factors(rate_annual: float, periods_per_year: int, T: int) -> np.ndarray:
+    """(T,) factors to the start of period 0 for cash at the end of each period."""
+    rp = (1 + rate_annual) ** (1 / periods_per_year) - 1
+    return (1 + rp) ** -np.arange(1, T + 1)

@@ -86,15 +86,19 @@ def _solve(cf, u, g0, V, tol):
     m, T = cf.shape
     rows = np.arange(m)
     F = cf @ V  # (m, G)
-    F[:, 0] = cf[rows, T - 1 - np.argmax(cf[:, ::-1] != 0, axis=1)]  # r -> -1: sign of the last nonzero flow
+    last = T - 1 - np.argmax(cf[:, ::-1] != 0, axis=1)  # period of the last nonzero flow
+    F[:, 0] = cf[rows, last]  # as r -> -1 NPV takes the sign of the last nonzero flow
     zero, neg = F == 0, np.signbit(F)
     ev = zero.copy()  # ev[:, g]: NPV is 0 at u_g, or changes sign in (u_g, u_g+1)
     ev[:, :-1] |= (neg[:, :-1] != neg[:, 1:]) & ~zero[:, :-1] & ~zero[:, 1:]
     gp = g0 + ev[:, g0:].argmax(1)  # first event at or above r = 0
     gn = g0 - 1 - ev[:, g0 - 1 :: -1].argmax(1)  # last event below r = 0
-    coef = np.ascontiguousarray(cf.T)  # NPV = P(1 / (1 + r)) with P's k-th coefficient coef[k]
-    r_pos = _root(coef, F, u, gp, ev[rows, gp], zero[rows, gp], -1.0, tol)
-    r_neg = _root(coef[::-1], F, u, gn, ev[rows, gn], zero[rows, gn], 1.0, tol)
+    # NPV = P(1 / (1 + r)), P's k-th coefficient coef[k]. Below r = 0 refine (1 + r)^last NPV, not (1 + r)^(T-1):
+    # trailing zero flows would add a factor of (1 + r) that underflows to exactly 0 as r -> -1
+    r_pos = _root(np.ascontiguousarray(cf.T), F, u, gp, ev[rows, gp], zero[rows, gp], -1.0, tol)
+    src = np.arange(T) - (T - 1 - last)[:, None]
+    cf = np.where(src >= 0, np.take_along_axis(cf, np.maximum(src, 0), axis=1), 0.0)  # shift right to end at t = T-1
+    r_neg = _root(np.ascontiguousarray(cf.T)[::-1], F, u, gn, ev[rows, gn], zero[rows, gn], 1.0, tol)
     return np.where(np.isnan(r_pos) | (np.abs(r_neg) < np.abs(r_pos)), r_neg, r_pos)
 
 

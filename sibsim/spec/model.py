@@ -18,6 +18,7 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 from .base import Value, _M  # noqa: E402  (shared with spec.delivery)
 from .delivery import Delivery  # noqa: E402
+from .finance import Finance  # noqa: E402
 
 
 class Correlation(_M):
@@ -155,20 +156,6 @@ class Costs(_M):
     per_engaged_per_period: Value = 0.0
     service_periods: int = Field(1, ge=1, description="periods an engaged participant is served (for per-period cost)")
     multiplier: Value = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
-
-
-class Sib(_M):
-    capital_commitment: Value | None = Field(None, description="investor capital; unlimited if omitted")
-    drawdown: Literal["as_needed", "upfront"] = "as_needed"
-    management_fee_per_period: Value = Field(0.0, description="intermediary fee, funded by investors")
-    return_cap_annual: Value | None = Field(None, description="investors' return is capped at this annual rate")
-    excess_to: Literal["commissioner", "provider"] = "commissioner"
-    guarantee_share: Value = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
-
-
-class Finance(_M):
-    model: Literal["sib"] = "sib"
-    sib: Sib = Sib()
 
 
 ParamEntry = Union[float, Prior]
