@@ -42,6 +42,7 @@ class Cohort:
     amount_tr, amount_cf: (n, K, T + 1) rate-card payments after the per-participant
         cap, by payment period (the last column: due after the horizon, not paid)
     count_tr, count_cf: (n, K, T + 1) number of those payments
+    by_start_tr, by_start_cf: (n, K, T) outcomes achieved (at any time) by start period
     """
 
     starts: np.ndarray
@@ -52,6 +53,8 @@ class Cohort:
     amount_cf: np.ndarray
     count_tr: np.ndarray
     count_cf: np.ndarray
+    by_start_tr: np.ndarray
+    by_start_cf: np.ndarray
 
 
 def max_slots(sc: Scenario) -> int:
@@ -160,12 +163,14 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     prereq = np.array([-1 if o.requires is None else [q.name for q in sc.outcomes].index(o.requires)
                        for o in sc.outcomes], np.int64)
     amt, cnt, ach = np.zeros((2, n, K, T + 1)), np.zeros((2, n, K, T + 1)), np.zeros((2, n, K))
+    ach_start = np.zeros((2, n, K, T))
     engaged_starts = np.zeros((n, T))
     participant_pass(draw.stream_key(d.seed, draw.PARTICIPANTS), d.first_block * draw.BLOCK,
                      np.ascontiguousarray(sp, dtype=np.int16), np.ascontiguousarray(engaged), thresholds(e),
                      thresholds(p0), thresholds(p1), prereq, lag_vals, thresholds(lag_cdf), lag_n, lag_uniform, prices, cap_pp, rc.payment_lag_periods,
-                     p.payment_on == "engaged", T, amt, cnt, ach, engaged_starts)
-    return Cohort(np.ascontiguousarray(starts), engaged_starts, ach[0], ach[1], amt[0], amt[1], cnt[0], cnt[1])
+                     p.payment_on == "engaged", T, amt, cnt, ach, ach_start, engaged_starts)
+    return Cohort(np.ascontiguousarray(starts), engaged_starts, ach[0], ach[1], amt[0], amt[1], cnt[0], cnt[1],
+                  ach_start[0], ach_start[1])
 
 
 def _slots_from_counts(counts: np.ndarray, N: int, T: int) -> np.ndarray:

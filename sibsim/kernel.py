@@ -47,7 +47,7 @@ def _mix(z):
 
 @njit(cache=True, nogil=True)
 def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_vals, lag_cdf, lag_n, lag_uniform,
-                     prices, cap_pp, pay_lag, pay_engaged_only, T, amt, cnt, ach, eng_starts):
+                     prices, cap_pp, pay_lag, pay_engaged_only, T, amt, cnt, ach, ach_start, eng_starts):
     """Fill the output arrays in place; world 0 is treated, world 1 counterfactual.
 
     key uint64 stream key; first_trial: run index of row 0
@@ -62,6 +62,7 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
     prices (n, K) float64; cap_pp (n,) float64 (inf: no cap); pay_lag int; T int
     amt, cnt (2, n, K, T + 1) float64 payments and their number, by payment period
     ach (2, n, K) float64 outcomes achieved before the horizon
+    ach_start (2, n, K, T) float64 outcomes achieved (at any time) by start period, for measurement
     eng_starts (n, T) float64 engaged starters by start period
     """
     n = p0.shape[0]
@@ -117,6 +118,8 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
                 in_h = np.int64(per[k] < T)
                 ach[0, i, k] += t & in_h
                 ach[1, i, k] += c & in_h
+                ach_start[0, i, k, s] += t
+                ach_start[1, i, k, s] += c
                 n_tr += t
                 n_cf += c
             if n_tr + n_cf == 0 or (pay_engaged_only and not eng):

@@ -86,8 +86,9 @@ def cmd_run(args) -> int:
         if out and not Path(out).resolve().parent.is_dir():
             raise UsageError(f"--{opt} {out}: directory {Path(out).resolve().parent} does not exist")
     sc = load_scenario(args)
+    finance = [f.strip() for f in (args.finance or "").split(",") if f.strip()]
     run = sibsim.simulate(sc, trials=args.trials, seed=args.seed, chunk=args.chunk, workers=args.workers,
-                          progress=sys.stderr.isatty() or args.progress)
+                          progress=sys.stderr.isatty() or args.progress, finance=finance)
     if not args.quiet:
         cur = sc.currency
         print(f"{sc.name}: {run.trials:,} trials, seed {run.seed}, {run.engine_seconds:.2f} s (amounts in {cur})")
@@ -131,6 +132,9 @@ def register(sub) -> None:
     add_scenario_args(p)
     p.add_argument("--json", metavar="OUT", help="write the run's JSON (summaries, probabilities, provenance)")
     p.add_argument("--csv", metavar="OUT", help="write per-trial metrics as CSV")
+    p.add_argument("--finance", metavar="MODELS",
+                   help="comma-separated finance models to run on the same draws besides the scenario's own, "
+                        "e.g. sib,pbr,fee,hybrid; their metrics are prefixed (pbr.provider_min_cash)")
     p.add_argument("--chunk", type=int, help="trials computed at once (memory; results do not depend on it)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores for large runs)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
