@@ -19,15 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # app_pages, whatever 
 
 from app_pages import common  # noqa: E402
 
-st.set_page_config(page_title="sibsim", page_icon="📈", layout="wide")
+st.set_page_config(page_title="sibsim", layout="wide")
 common.init_state()
 common.warm_up()
 
 pages = [
-    st.Page("app_pages/scenario.py", title="Scenario", icon="📝", default=True),
-    st.Page("app_pages/run.py", title="Run", icon="▶️"),
-    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("app_pages/evidence.py", title="Evidence base", icon="🗂️"),
+    st.Page("app_pages/scenario.py", title="Scenario", icon=":material/edit_note:", default=True),
+    st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/evidence.py", title="Evidence base", icon=":material/inventory_2:"),
 ]
 page = st.navigation(pages)
 

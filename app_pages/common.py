@@ -81,7 +81,7 @@ def problems_at(prefix: str) -> list[tuple[str, str]]:
 def show_problems(prefix: str) -> None:
     """Problems of one field (or group of fields), shown where it is called: beside the field."""
     for field, msg in problems_at(prefix):
-        st.error(f"`{field}`: {msg}", icon="⚠️")
+        st.error(f"`{field}`: {msg}", icon=":material/error:")
 
 
 def problem_lines(problems) -> str:
@@ -105,7 +105,7 @@ def value_text(v) -> str:
     if v is None:
         return ""
     if isinstance(v, (int, float)):
-        return f"{v:g}" if abs(v) < 1e15 else str(v)
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.10g}"
     return str(v)
 
 
@@ -211,9 +211,14 @@ def _pct(x, digits: int = 1) -> str:
 
 def summary_table(run):
     """run.summary() with readable row labels."""
-    df = run.summary()
-    df.index = [f"{plots.metric_label(k)}" for k in df.index]
-    return df
+    return run.summary().rename(index=plots.metric_label)
+
+
+def probability_table(run):
+    """run.probabilities() as a DataFrame: one row per indicator, columns p and se."""
+    import pandas as pd
+
+    return pd.DataFrame.from_dict(run.probabilities(), orient="index").rename(index=lambda k: k.replace("_", " "))
 
 
 # ---------------------------------------------------------------- evidence base

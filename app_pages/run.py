@@ -17,7 +17,7 @@ sc = ss.scenario
 if sc is None:
     st.warning("The current scenario has problems; fix them on the Scenario page first.\n\n"
                + common.problem_lines(ss.problems))
-    st.page_link("app_pages/scenario.py", label="Go to the Scenario page", icon="📝")
+    st.page_link("app_pages/scenario.py", label="Go to the Scenario page", icon=":material/edit_note:")
     st.stop()
 
 st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {ss.scenario_source}. "
@@ -44,8 +44,9 @@ if key != f"{sc.content_hash}-{trials}-{seed}":
     st.warning(f"These results are for {common.run_label(run)} (hash `{run.scenario.content_hash}`); "
                "the scenario, trials or seed have changed since. Press **Run** to update.")
 
-for col, (label, (value, help_)) in zip(st.columns(len(h := common.headline(run))), h.items()):
-    col.metric(label, value, help=help_)
+h = common.headline(run)
+for col, (label, (value, help_)) in zip(st.columns(3) + st.columns(3), h.items()):
+    col.metric(label, value, help=help_, border=True)
 if ss.get("run_t0") and key == f"{sc.content_hash}-{trials}-{seed}":
     st.caption(f"Results shown {time.perf_counter() - ss.pop('run_t0'):.2f} s after pressing Run.")
 
@@ -58,7 +59,7 @@ b.image(common.figure_png((key, "hist", "outcome_payments"), lambda: plots.hist(
 st.subheader("Cash over time")
 parties = plots.active_parties(run)
 st.image(common.figure_png((key, "fans"), lambda: plots.fan_charts(run, parties)), width="stretch")
-quiet = [plots.PARTIES.get(p, p) for p in run.paths if p not in parties]
+quiet = [plots.PARTIES.get(p, p) for p in run.paths if p not in parties and p not in plots.TOTALS]
 st.caption(f"Cumulative net cash per party: median, P25-P75 and P5-P95 across the first "
            f"{len(next(iter(run.paths.values()))):,} trials. "
            + (f"No cash flows in any trial for: {', '.join(quiet)}." if quiet else ""))
@@ -67,9 +68,9 @@ st.subheader("Percentiles")
 st.dataframe(common.summary_table(run), width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "mcse", "p5",
                                                                                       "p50", "p95")})
-st.dataframe({k: {"probability": v["p"], "standard error": v["se"]} for k, v in run.probabilities().items()},
-             column_config={"probability": st.column_config.NumberColumn(format="percent"),
-                            "standard error": st.column_config.NumberColumn(format="percent")})
+st.dataframe(common.probability_table(run),
+             column_config={"p": st.column_config.NumberColumn("probability", format="percent"),
+                            "se": st.column_config.NumberColumn("standard error", format="percent")})
 
 st.subheader("Download")
 stem = f"{run.scenario.content_hash}_seed{run.seed}_{run.trials}"
@@ -100,7 +101,7 @@ with left:
                     st.error(f"Not saved: {e}")
 with right:
     st.subheader("Compare")
-    label = st.text_input("Label", value=common.run_label(run), key="compare_label")
+    label = st.text_input("Label", value=common.run_label(run), key=f"compare_label_{key}")
     if st.button("Add to comparison", key="add_compare"):
         ss.compare = {**ss.compare, label: run}
         st.success(f"Added; {len(ss.compare)} run{'s' * (len(ss.compare) != 1)} on the Compare page.")

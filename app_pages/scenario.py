@@ -87,18 +87,14 @@ def _edit_param(name: str) -> None:
     common.update(data)
 
 
-def _edit_rate_card() -> None:
-    data = copy.deepcopy(ss.scenario_data)
-    names = [o["name"] for o in data["outcomes"]]
-    prices = data["rate_card"].setdefault("prices", {})
-    for row, change in ss["ed.rate_card"].get("edited_rows", {}).items():
-        if "price" in change:
-            v = common.parse_value(change["price"])
-            if v is None:
-                prices.pop(names[int(row)], None)
-            else:
-                prices[names[int(row)]] = v
-    common.update(data)
+def rate_card_prices(table: pd.DataFrame, names: list[str], old: dict) -> dict:
+    """The rate card's prices from the edited table (blank price: the outcome is not paid for)."""
+    prices = {k: v for k, v in old.items() if k not in names}  # unknown outcomes stay, for spec to report
+    for outcome, text in zip(names, table["price"]):
+        v = common.parse_value(text)
+        if v is not None:
+            prices[outcome] = v
+    return prices
 
 
 def _upload() -> None:
@@ -141,16 +137,17 @@ def param_editor(name: str, entry) -> None:
                                 key=f"ed.p.{name}.dist", on_change=_edit_param, args=(name,))
             fields = FIELDS[kind]
             for col, (field, required, is_list) in zip(st.columns(len(fields)), fields):
-                label = field if required else f"{field} (opt.)"
+                hint = None if required else "optional"
                 key = f"ed.p.{name}.{field}"
                 with col:
+                    v = entry.get(field)
                     if is_list:
-                        st.text_input(label, value=", ".join(common.value_text(x) for x in entry.get(field, [])),
-                                      key=key, on_change=_edit_param, args=(name,))
+                        text = ", ".join(common.value_text(x) for x in v) if isinstance(v, list) else (v or "")
+                        st.text_input(field, value=text, placeholder=hint, key=key, on_change=_edit_param,
+                                      args=(name,))
                     else:
-                        v = entry.get(field)
-                        st.number_input(label, value=float(v) if isinstance(v, (int, float)) else None, format="%g",
-                                        step=None, key=key, on_change=_edit_param, args=(name,))
+                        st.number_input(field, value=float(v) if isinstance(v, (int, float)) else None, format="%g",
+                                        placeholder=hint, key=key, on_change=_edit_param, args=(name,))
         with right:
             try:
                 prior = PRIOR.validate_python(entry)
@@ -211,10 +208,16 @@ with left:
     names = [o.get("name", "?") for o in data.get("outcomes", [])]
     prices = (data.get("rate_card") or {}).get("prices", {})
     table = pd.DataFrame({"outcome": names, "price": [common.value_text(prices.get(o)) for o in names]})
-    st.data_editor(table, key="ed.rate_card", num_rows="fixed", disabled=["outcome"], hide_index=True,
-                   column_config={"price": st.column_config.TextColumn(
-                       f"price ({data.get('currency', '')}, or a parameter name)")},
-                   on_change=_edit_rate_card, width="stretch")
+    edited = st.data_editor(table, key="ed.rate_card", num_rows="fixed", disabled=["outcome"], hide_index=True,
+                            column_config={"price": st.column_config.TextColumn(
+                                f"price ({data.get('currency', '')}, or a parameter name)")}, width="stretch")
+    # the table's edits are read here rather than in a callback, so that tests can seed them
+    new_prices = rate_card_prices(edited, names, prices)
+    if new_prices != prices:
+        changed = copy.deepcopy(data)
+        changed.setdefault("rate_card", {})["prices"] = new_prices
+        common.update(changed)
+        st.rerun()
     common.show_problems("rate_card.prices")
     text_field("Contract cap on total payments", ("rate_card", "cap_total"), help="blank: no cap")
     text_field("Cap per participant", ("rate_card", "cap_per_participant"), help="blank: no cap")

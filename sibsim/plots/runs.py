@@ -56,9 +56,9 @@ PARTIES = {
     "intermediary": "Intermediary",
     "guarantor": "Guarantor",
     "delivery": "Delivery",
-    "outcome_payments": "Outcome payments",
-    "delivery_cost": "Delivery cost",
 }
+# Run.paths also holds these two totals; they mirror the commissioner's and delivery's cash
+TOTALS = {"outcome_payments": "Outcome payments", "delivery_cost": "Delivery cost"}
 
 _SYMBOL = {"GBP": "£", "USD": "$", "EUR": "€"}
 _PERIOD = {"month": "Month", "quarter": "Quarter", "year": "Year"}
@@ -104,6 +104,13 @@ def _format_axis(axis, kind: str, symbol: str) -> None:
         axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     elif kind == "money":
         axis.set_major_formatter(FuncFormatter(lambda v, _: money(v, symbol)))
+
+
+def ordinal(x: float) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 22nd, ... of a rounded number."""
+    n = int(round(x))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def run_label(run) -> str:
@@ -219,7 +226,7 @@ def _draw_fan(ax, run, party: str, cumulative: bool) -> None:
     ax.set_xlabel(f"{_PERIOD.get(getattr(sc, 'period', ''), 'Period')} (end)")
     ax.set_ylabel(("Cumulative net cash" if cumulative else "Net cash per period"), fontsize=8)
     _format_axis(ax.yaxis, "money", _currency(run))
-    ax.set_title(PARTIES.get(party, party), fontsize=10)
+    ax.set_title(PARTIES.get(party) or TOTALS.get(party, party), fontsize=10)
     ax.tick_params(labelsize=8)
 
 
@@ -233,8 +240,8 @@ def fan_chart(run, party: str, *, cumulative: bool = True, figsize=(5.0, 3.0)) -
 
 
 def active_parties(run) -> list[str]:
-    """Parties whose kept cash paths are not all zero, in the order of ``PARTIES``."""
-    order = [p for p in PARTIES if p in run.paths] + [p for p in run.paths if p not in PARTIES]
+    """Parties (not the ``TOTALS``) whose kept cash paths are not all zero, in the order of ``PARTIES``."""
+    order = [p for p in PARTIES if p in run.paths] + [p for p in run.paths if p not in PARTIES and p not in TOTALS]
     return [p for p in order if np.any(np.asarray(run.paths[p]) != 0)]
 
 
@@ -426,7 +433,7 @@ def reference_class(projects, position: Mapping[str, Mapping], *, figsize=None) 
         ax.axvline(pos["value"], color="#c0392b", lw=2)
         unit = f" ({cur})" if cur else ""
         pct = pos.get("percentile", np.nan)
-        where = f"scenario at {pct:.0f}th percentile of {pos.get('n', ref.size)}" if np.isfinite(pct) else "no data"
+        where = f"scenario at {ordinal(pct)} percentile of {pos.get('n', ref.size)}" if np.isfinite(pct) else "no data"
         ax.set_title(f"{_REFERENCE_LABELS.get(q, q)}{unit}: {where}", fontsize=8, loc="left")
         ax.set_yticks([])
         ax.set_ylim(-0.5, 0.5)
