@@ -112,7 +112,7 @@ def sweep_lines(df, x: str, metrics: str | Sequence[str], *, by: str | None = No
             raise KeyError(f"{m!r} is not a metric or probability of this sweep")
         for g, sub in groups:
             sub = sub.sort_values(x)
-            lab = "mean" if g is None else f"{by} = {g:g}"
+            lab = ("mean" if centre.endswith("_mean") else "probability") if g is None else f"{by} = {g:g}"
             line, = ax.plot(sub[x], sub[centre], marker="o", ms=3, label=lab)
             if band and f"{m}_{band[0]}" in sub.columns:
                 ax.fill_between(sub[x], sub[f"{m}_{band[0]}"], sub[f"{m}_{band[1]}"], color=line.get_color(),
