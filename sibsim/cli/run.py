@@ -108,8 +108,11 @@ def _write_atomic(path: str, text: str) -> None:
     """Write via a temporary file and rename, so a failed run never leaves half a file."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(p)
+    try:
+        tmp.write_text(text)
+        tmp.replace(p)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def cmd_validate(args) -> int:
@@ -139,6 +142,11 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default: all cores for large runs)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("--save", action="store_true", help="save the run in the evidence base and print its id")
+    p.add_argument("--db", metavar="URL", help="evidence base: SQLAlchemy URL or SQLite file (default $SIBSIM_DB, "
+                                                "else ./evidence.db)")
+    p.add_argument("--tag", action="append", metavar="TAG", help="tag the saved run (repeatable)")
+    p.add_argument("--note", metavar="TEXT", default="", help="a note on the saved run")
     p.set_defaults(func=cmd_run)
     v = sub.add_parser("validate", help="check a scenario file")
     v.add_argument("file")
