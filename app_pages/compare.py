@@ -79,6 +79,7 @@ if st.button("Clear runs added from the Run page", key="cmp_clear"):
     ss.compare = {}
     st.rerun()
 
+st.caption(f"Comparing {len(runs)} run{'s' * (len(runs) != 1)}: " + "; ".join(runs))
 ids = tuple((label, common.run_key(r)) for label, r in runs.items())
 st.subheader("Headline figures")
 st.dataframe(pd.DataFrame({label: {k: v for k, (v, _) in common.headline(r).items()} for label, r in runs.items()}).T,

@@ -103,5 +103,8 @@ with right:
     st.subheader("Compare")
     label = st.text_input("Label", value=common.run_label(run), key=f"compare_label_{key}")
     if st.button("Add to comparison", key="add_compare"):
+        base, n = label, 2
+        while label in ss.compare and ss.compare[label] is not run:
+            label, n = f"{base} ({n})", n + 1
         ss.compare = {**ss.compare, label: run}
         st.success(f"Added; {len(ss.compare)} run{'s' * (len(ss.compare) != 1)} on the Compare page.")
