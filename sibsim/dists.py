@@ -244,10 +244,11 @@ class Beta(_Prior):
 
     @model_validator(mode="after")
     def _check(self):
-        by_shape = self.a is not None and self.b is not None
-        by_moments = self.mean_ is not None and self.sd is not None
-        if by_shape == by_moments:
-            raise ValueError("give either a and b, or mean and sd")
+        shape = (self.a is not None, self.b is not None)
+        moments = (self.mean_ is not None, self.sd is not None)
+        by_moments = all(moments)
+        if not (all(shape) and not any(moments) or by_moments and not any(shape)):
+            raise ValueError("give either a and b, or mean and sd (not a mix)")
         if by_moments:
             m, s = self.mean_, self.sd
             if not 0 < m < 1:
@@ -289,7 +290,7 @@ class Empirical(_Prior):
     """Resample a given list of values with equal weight (inverse empirical CDF)."""
 
     dist: Literal["empirical"] = "empirical"
-    values: list[float] = Field(min_length=1)
+    values: tuple[float, ...] = Field(min_length=1)
 
     def ppf(self, u):
         v = np.sort(np.asarray(self.values, dtype=float))
@@ -316,11 +317,15 @@ PRIOR_KINDS = ("fixed", "uniform", "triangular", "pert", "normal", "lognormal", 
 
 
 def correlation_matrix(names: list[str], pairs: list[tuple[str, str, float]]) -> np.ndarray:
-    """Build the copula correlation matrix; raise ValueError if not positive definite."""
+    """Build the copula correlation matrix; raise ValueError if it is not a valid one."""
     index = {n: i for i, n in enumerate(names)}
     c = np.eye(len(names))
     for a, b, rho in pairs:
+        if a == b:
+            raise ValueError(f"a parameter cannot be correlated with itself ({a})")
         c[index[a], index[b]] = c[index[b], index[a]] = rho
+    if len(names) and np.linalg.eigvalsh(c).min() <= 1e-10:
+        raise ValueError("the correlations do not form a positive-definite matrix")
     return c
 
 

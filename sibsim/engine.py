@@ -37,7 +37,7 @@ DELIVERY_CHUNK = 250
 
 def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
     """(n,) draws of every named parameter, through the Gaussian copula if correlated."""
-    names = list(sc.parameters)
+    names = sorted(sc.parameters)  # canonical order: the copula must not depend on how the file lists them
     priors = sc.priors
     if not names:
         return {}

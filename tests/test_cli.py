@@ -208,8 +208,6 @@ def test_malformed_set(capsys, item, words):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="BUG: cli/run.py parse_sets accepts float('nan') (and spec.with_params "
-                   "does too), so --set engagement=nan runs, exits 0 and reports engagement as 0")
 def test_set_nan_is_refused(capsys):
     code, out, err = cli(capsys, "run", BENCHMARK, "--trials", "10", "-q", "--set", "engagement=nan")
     assert_usage_error(code, err, "engagement")
@@ -242,8 +240,6 @@ def test_output_into_a_missing_directory_leaves_no_file(capsys, tmp_path, monkey
     assert files_under(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cli/run.py _write_atomic does not remove its temporary file when "
-                   "the rename fails, so --json pointing at a directory leaves '.<name>.tmp' behind")
 def test_output_onto_a_directory_leaves_no_partial_file(capsys, tmp_path):
     (tmp_path / "out").mkdir()
     code, out, err = cli(capsys, "run", BENCHMARK, "--trials", "10", "-q", "--json", str(tmp_path / "out"))
@@ -251,8 +247,6 @@ def test_output_onto_a_directory_leaves_no_partial_file(capsys, tmp_path):
     assert files_under(tmp_path) == [tmp_path / "out"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: dists.Beta accepts a and mean/sd together; the scenario validates "
-                   "and `run` then dies with an uncaught TypeError (a traceback, not exit 2)")
 def test_a_beta_with_both_shape_and_moments_is_a_usage_error(capsys, tmp_path):
     f = scenario_file(tmp_path, lambda d: d["parameters"].update(engagement={"dist": "beta", "a": 8,
                                                                              "mean": 0.8, "sd": 0.05}))

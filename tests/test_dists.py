@@ -258,8 +258,6 @@ def test_bad_arguments_raise_a_validation_error_that_names_the_problem(cls, kwar
         cls(**kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Beta accepts a partial shape mixed with mean/sd (a with mean, sd; "
-                   "or a, b with a stray mean) and then fails in str/ppf with TypeError")
 @pytest.mark.parametrize("kwargs", [dict(a=2.0, mean=0.5, sd=0.1), dict(b=2.0, mean=0.5, sd=0.1),
                                     dict(a=2.0, b=3.0, mean=0.5)])
 def test_beta_refuses_a_mix_of_shape_and_moments(kwargs):
@@ -319,8 +317,6 @@ def test_correlation_matrix_is_symmetric_with_unit_diagonal():
     assert_allclose(c, [[1, 0, 0.3], [0, 1, -0.2], [0.3, -0.2, 1]])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: correlation_matrix's docstring promises a ValueError for a matrix "
-                   "that is not positive definite; it returns the matrix without checking")
 def test_correlation_matrix_refuses_a_matrix_that_is_not_positive_definite():
     with pytest.raises(ValueError):
         correlation_matrix(["a", "b", "c"], [("a", "b", 0.9), ("b", "c", 0.9), ("a", "c", -0.9)])
@@ -400,8 +396,6 @@ def test_a_correlations_entry_correlates_the_parameter_draws_of_a_run():
     spearman_within_mc_error(plain.params["job_entry_p0"], plain.params["job_entry_uplift"], 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a correlation of a parameter with itself passes validation and "
-                   "correlation_matrix writes rho onto the diagonal, shrinking that parameter's spread")
 def test_a_self_correlation_cannot_distort_a_parameters_marginal():
     d = benchmark_dict()
     d["correlations"] = [{"a": "engagement", "b": "engagement", "rho": 0.5}]

@@ -135,7 +135,7 @@ def test_benchmark_matches_benchmark_md():
     assert sorted(sc.parameters) == BENCHMARK_PARAMS
     assert [o.name for o in sc.outcomes] == ["job_entry", "job_sustained", "qualification"]
     assert sc.period == "quarter" and sc.periods_per_year == 4 and sc.horizon_periods == 24
-    assert sc.participants.starts.per_period == [100] * 10
+    assert list(sc.participants.starts.per_period) == [100] * 10
     assert sc.rate_card.prices == {"job_entry": 3500, "job_sustained": 4000, "qualification": 1000}
     assert sc.priors["job_entry_uplift"] == Normal(mean=0.10, sd=0.04)
 
@@ -203,9 +203,6 @@ def test_a_different_scenario_has_a_different_hash(path, value):
     assert canonical_json(other) != canonical_json(base)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with correlations, draws depend on the order of the parameter table "
-                   "(Cholesky in table order) but equality, canonical JSON and the hash ignore it: equal scenarios "
-                   "with one hash give different runs, and a run rebuilt from its canonical JSON differs")
 def test_equal_scenarios_with_one_hash_give_the_same_run():
     d = benchmark_dict()
     d["correlations"] = [{"a": "engagement", "b": "cost_multiplier", "rho": 0.5}]
@@ -267,8 +264,6 @@ def test_unknown_nested_key_is_reported_with_its_path(where, field):
     assert "unknown field" in problem_at(problems_of(d), field)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: spec/load.py _loc drops every path part equal to a tag name "
-                   "(prior kinds, 'float', 'str', ...), so errors under a parameter named e.g. 'beta' lose its name")
 def test_field_path_keeps_a_parameter_named_like_a_prior_kind():
     d = benchmark_dict()
     d["parameters"]["beta"] = {"dist": "uniform", "low": 1.0, "high": 0.0}
@@ -392,9 +387,6 @@ def test_money_given_as_numbers_must_not_be_negative(field):
     assert ">= 0" in msg and "got -5" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: spec/load.py semantic_problems.ref compares with < and >, which are "
-                   "False for NaN, so a probability given as .nan passes validation (and the run silently "
-                   "treats it as 0)")
 @pytest.mark.parametrize("field", ["outcomes.0.baseline", "participants.engagement"])
 def test_a_probability_given_as_nan_is_refused(field):
     d = set_path(benchmark_dict(), field, float("nan"))
@@ -422,8 +414,6 @@ def test_correlations_that_are_not_positive_definite():
     assert "positive-definite" in problem_at(problems_of(d), "correlations")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a correlation of a parameter with itself (a == b) is accepted; "
-                   "correlation_matrix then puts rho on the diagonal")
 def test_a_parameter_cannot_be_correlated_with_itself():
     d = benchmark_dict()
     d["correlations"] = [{"a": "engagement", "b": "engagement", "rho": 0.5}]
@@ -587,8 +577,6 @@ def test_scenarios_are_frozen(target, attr, value):
     assert sc == validate(benchmark_dict())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: spec/model.py Scenario keeps plain dict/list fields, so a 'frozen' "
-                   "scenario can be changed in place (and its content hash with it), and hash(scenario) fails")
 def test_scenarios_cannot_be_changed_through_their_containers():
     sc = validate(benchmark_dict())
     h = sc.content_hash

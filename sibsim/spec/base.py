@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Annotated, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 # A number, or the name of a parameter in the scenario's parameter table.
 Value = Union[float, str]
+
+
+class ReadOnlyDict(dict):
+    """A dict that refuses changes (and still pickles, for worker processes)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("scenarios are immutable: use scenario.with_params(...), or edit "
+                        "sibsim.spec.to_dict(scenario) and validate it again")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
+
+def FrozenDict(key, value):
+    """A dict field that is read-only once validated, so a frozen scenario stays frozen."""
+    return Annotated[dict[key, value], AfterValidator(ReadOnlyDict), PlainSerializer(dict)]
 
 
 class _M(BaseModel):

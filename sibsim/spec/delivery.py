@@ -55,7 +55,7 @@ class Delivery(_M):
     (exponential) patience drop out of the waiting list.
     """
 
-    referrals_per_period: list[float] = Field(
+    referrals_per_period: tuple[float, ...] = Field(
         min_length=1, description="base Poisson rate of referrals in each period; none after the list ends"
     )
     ramp_up_periods: int = Field(
@@ -63,7 +63,7 @@ class Delivery(_M):
     )
     volume: Value = Field(1.0, description="per-trial multiplier on referral rates (referrals below plan)")
     caseworkers: Value | None = Field(None, description="caseworkers in post, the same in every period")
-    hiring: list[int] | None = Field(
+    hiring: tuple[int, ...] | None = Field(
         None, description="caseworkers in post in each period (instead of caseworkers); the last entry holds after"
     )
     caseload: Union[int, Value] = Field(description="concurrent cases each caseworker holds")

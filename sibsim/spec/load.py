@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from pydantic import ValidationError
 
@@ -22,13 +22,17 @@ from ..errors import ScenarioError
 from .model import Scenario
 
 MAX_BYTES = 1_000_000
+_KEYED = {"parameters", "prices", "cap_per_outcome"}
 _TAGS = {"schedule", "poisson", "float", "str", "int", *PRIOR_KINDS}
 
 
 def _loc(loc: tuple) -> str:
     # drop pydantic's union-member tags (e.g. 'schedule', 'beta') from the path
-    out = []
+    out: list[str] = []
     for part in loc:
+        if out and out[-1] in _KEYED:  # a name the user chose (parameter, outcome), never a tag
+            out.append(str(part))
+            continue
         if isinstance(part, str) and (
             part in _TAGS or "union[" in part or part.startswith("function-")
         ):
@@ -42,7 +46,7 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
     for e in err.errors():
         field = _loc(e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = e["msg"].removeprefix("Value error, ").replace("valid tuple", "valid list")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (not part of the scenario format; check the spelling)"
         elif "input" in e and not isinstance(e["input"], (dict, list)):
@@ -69,6 +73,9 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
         if isinstance(value, str):
             if value not in params:
                 probs.append((field, f"'{value}' is not a parameter; defined parameters: {allowed}"))
+            return
+        if not math.isfinite(value):
+            probs.append((field, f"must be a finite number; got {value}"))
             return
         if lo is not None and value < lo or hi is not None and value > hi:
             rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
@@ -122,14 +129,17 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
     ref("finance.sib.return_cap_annual", s.return_cap_annual, lo=0)
     ref("finance.sib.guarantee_share", s.guarantee_share, lo=0, hi=1)
     for i, cor in enumerate(sc.correlations):
+        if cor.a == cor.b:
+            probs.append((f"correlations.{i}", f"a parameter cannot be correlated with itself; got a = b = '{cor.a}'"))
         for side in ("a", "b"):
             name = getattr(cor, side)
             if name not in params:
                 probs.append((f"correlations.{i}.{side}", f"'{name}' is not a parameter; defined parameters: {allowed}"))
     if sc.correlations and not probs:
-        cm = correlation_matrix(list(sc.parameters), [(c.a, c.b, c.rho) for c in sc.correlations])
-        if np.linalg.eigvalsh(cm).min() <= 1e-10:
-            probs.append(("correlations", "the correlations do not form a positive-definite matrix"))
+        try:
+            correlation_matrix(sorted(sc.parameters), [(c.a, c.b, c.rho) for c in sc.correlations])
+        except ValueError as err:
+            probs.append(("correlations", str(err)))
     return probs
 
 
@@ -200,9 +210,12 @@ def with_params(sc: Scenario, values: dict[str, float]) -> Scenario:
     params = dict(sc.parameters)
     for k, v in values.items():
         try:
-            params[k] = Fixed(value=float(v))
+            x = float(v)
         except (TypeError, ValueError):
             raise ScenarioError([(f"parameters.{k}", f"value must be a number; got {v!r}")]) from None
+        if not math.isfinite(x):
+            raise ScenarioError([(f"parameters.{k}", f"value must be a finite number; got {v!r}")])
+        params[k] = Fixed(value=x)
     data = to_dict(sc)
     data["parameters"] = {k: (to_dict_prior(v)) for k, v in params.items()}
     return validate(data)

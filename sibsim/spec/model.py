@@ -16,7 +16,7 @@ from ..dists import Fixed, Prior
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
-from .base import Value, _M  # noqa: E402  (shared with spec.delivery)
+from .base import FrozenDict, Value, _M  # noqa: E402  (shared with spec.delivery)
 from .delivery import Delivery  # noqa: E402
 from .finance import Finance  # noqa: E402
 
@@ -31,7 +31,7 @@ class FixedStarts(_M):
     """Starts per period, the same in every trial."""
 
     kind: Literal["schedule"] = "schedule"
-    per_period: list[int] = Field(min_length=1)
+    per_period: tuple[int, ...] = Field(min_length=1)
 
     @field_validator("per_period")
     @classmethod
@@ -46,7 +46,7 @@ class PoissonStarts(_M):
     """Starts per period ~ Poisson(rate_t * volume), volume a per-trial multiplier."""
 
     kind: Literal["poisson"] = "poisson"
-    rate_per_period: list[float] = Field(min_length=1)
+    rate_per_period: tuple[float, ...] = Field(min_length=1)
     volume: Value = 1.0
 
     @field_validator("rate_per_period")
@@ -90,7 +90,7 @@ class Lag(_M):
     periods: int | None = Field(None, ge=0)
     low: int | None = Field(None, ge=0)
     high: int | None = Field(None, ge=0)
-    probabilities: list[float] | None = None
+    probabilities: tuple[float, ...] | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -103,7 +103,7 @@ class Lag(_M):
         else:
             p = self.probabilities
             if not p or any(x < 0 for x in p) or abs(sum(p) - 1) > 1e-6:
-                raise ValueError(f"discrete lag probabilities must be >= 0 and sum to 1; got {p}")
+                raise ValueError(f"discrete lag probabilities must be >= 0 and sum to 1; got {list(p or [])}")
         return self
 
     @property
@@ -137,10 +137,10 @@ class Outcome(_M):
 
 
 class RateCard(_M):
-    prices: dict[str, Value] = Field(description="price per achieved outcome, by outcome name")
+    prices: FrozenDict(str, Value) = Field(description="price per achieved outcome, by outcome name")
     payment_lag_periods: int = Field(0, ge=0)
     cap_per_participant: Value | None = None
-    cap_per_outcome: dict[str, int] = Field(default_factory=dict, description="maximum number paid, by outcome")
+    cap_per_outcome: FrozenDict(str, int) = Field(default_factory=dict, description="maximum number paid, by outcome")
     cap_total: Value | None = None
     co_payer_share: Value = Field(0.0, description="share of each payment paid by a central outcomes fund")
 
@@ -168,10 +168,10 @@ class Scenario(_M):
     period: Literal["month", "quarter", "year"] = "quarter"
     horizon_periods: int = Field(gt=0, le=600)
     discount_rate_annual: float = Field(0.035, ge=0, le=1)
-    parameters: dict[str, ParamEntry] = Field(default_factory=dict)
-    correlations: list[Correlation] = Field(default_factory=list)
+    parameters: FrozenDict(str, ParamEntry) = Field(default_factory=dict)
+    correlations: tuple[Correlation, ...] = ()
     participants: Participants
-    outcomes: list[Outcome] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(min_length=1)
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
@@ -184,6 +184,9 @@ class Scenario(_M):
         if self.participants.starts is not None and self.delivery is not None:
             raise ValueError("give participants.starts or a delivery section, not both: delivery produces the starts")
         return self
+
+    def __hash__(self) -> int:  # hashable for caches (st.cache_data, functools)
+        return hash(self.content_hash)
 
     @property
     def periods_per_year(self) -> int:
