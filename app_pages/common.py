@@ -190,6 +190,9 @@ def headline(run) -> dict[str, tuple[str, str]]:
     irr = s["investor_irr"]
     out["Median investor IRR"] = (_pct(irr["p50"]), f"Annual; P5 {_pct(irr['p5'])}, P95 {_pct(irr['p95'])}; "
                                                     f"{irr['nan']:,} trials undefined")
+    g = s["investor_net_gain"]
+    out["Mean investor net gain"] = (plots.money(g["mean"], cur), f"Distributions less drawdowns, mean over trials "
+                                     f"± {plots.money(2 * g['mcse'], cur)} (2 s.e.); P5 {plots.money(g['p5'], cur)}")
     c = s["cost_per_additional_outcome"]
     out["Cost per additional outcome"] = (plots.money(c["p50"], cur), f"Median over trials of outcome payments / "
                                           f"additional outcomes; mean {plots.money(c['mean'], cur)}")

@@ -48,7 +48,10 @@ def saved_runs(store) -> None:
                 + ", ".join(f"{k} {v}" for k, v in rec["versions"].items()))
     left, right = st.columns([3, 2])
     with left:
-        st.dataframe(pd.DataFrame(rec["metrics"]).T.rename(index=plots.metric_label), width="stretch", height=280,
+        stats = ["mean", "std", "mcse", "p5", "p50", "p95", "nan"]
+        table = pd.DataFrame(rec["metrics"]).T
+        st.dataframe(table[[c for c in stats if c in table] + [c for c in table if c not in stats]]
+                     .rename(index=plots.metric_label), width="stretch", height=280,
                      column_config={c: st.column_config.NumberColumn(format="%.4g")
                                     for c in ("mean", "std", "mcse", "p5", "p50", "p95")})
     with right:

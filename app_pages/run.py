@@ -31,9 +31,11 @@ if c3.button("Run", type="primary", key="go", width="stretch"):
     t0 = time.perf_counter()
     with st.status(f"Simulating {trials:,} trials of {sc.name}…", expanded=False) as status:
         run = common.simulate_cached(sc.canonical_json(), trials, seed)
-        status.update(label=f"Simulated {trials:,} trials in {time.perf_counter() - t0:.2f} s "
-                            f"(engine {run.engine_seconds:.2f} s)", state="complete")
-    ss.run, ss.run_t0 = run, t0
+        wall = time.perf_counter() - t0
+        done = f"Simulated {trials:,} trials in {wall:.2f} s " + (
+            f"(engine {run.engine_seconds:.2f} s)" if wall >= run.engine_seconds else "(from the cache)")
+        status.update(label=done, state="complete")
+    ss.run, ss.run_t0, ss.run_note = run, t0, (common.run_key(run), done)
 
 run = ss.run
 if run is None:
@@ -45,10 +47,14 @@ if key != f"{sc.content_hash}-{trials}-{seed}":
                "the scenario, trials or seed have changed since. Press **Run** to update.")
 
 h = common.headline(run)
-for col, (label, (value, help_)) in zip(st.columns(3) + st.columns(3), h.items()):
+for col, (label, (value, help_)) in zip([c for _ in range(0, len(h), 3) for c in st.columns(3)], h.items()):
     col.metric(label, value, help=help_, border=True)
-if ss.get("run_t0") and key == f"{sc.content_hash}-{trials}-{seed}":
-    st.caption(f"Results shown {time.perf_counter() - ss.pop('run_t0'):.2f} s after pressing Run.")
+if ss.get("run_t0"):  # just pressed: the status above says how long the engine took
+    shown = f"headline figures shown {time.perf_counter() - ss.pop('run_t0'):.2f} s after pressing Run"
+    ss.run_note = (key, f"{ss.run_note[1]}; {shown}")
+    st.caption(shown.capitalize() + ".")
+elif ss.get("run_note", ("",))[0] == key:
+    st.caption(ss.run_note[1] + ".")
 
 st.subheader("Distributions")
 a, b = st.columns(2)

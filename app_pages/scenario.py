@@ -137,7 +137,7 @@ def param_editor(name: str, entry) -> None:
                                 key=f"ed.p.{name}.dist", on_change=_edit_param, args=(name,))
             fields = FIELDS[kind]
             for col, (field, required, is_list) in zip(st.columns(len(fields)), fields):
-                hint = None if required else "optional"
+                hint = None if required else "opt."
                 key = f"ed.p.{name}.{field}"
                 with col:
                     v = entry.get(field)

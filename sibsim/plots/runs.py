@@ -300,11 +300,10 @@ def risk_return(runs, *, kind: str = "loss", figsize=(6.0, 4.0)) -> Figure:
             x, y = (float(np.percentile(v, 5)), float(np.median(v))) if v.size else (np.nan, np.nan)
         sc = ax.scatter([x], [y], s=60, color=colour, label=label, zorder=3)
         sc.set_gid(f"run:{label}")
-        ax.annotate(label, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=7)
     if kind == "loss":
         ax.set_xlabel("P(investor loss)")
         ax.set_ylabel("Mean investor net gain")
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))  # decimals as the range needs
         _format_axis(ax.yaxis, "money", symbol)
     else:
         ax.set_xlabel("P5 investor IRR (downside)")
@@ -431,6 +430,9 @@ def reference_class(projects, position: Mapping[str, Mapping], *, figsize=None) 
             ax.plot([q2, q2], [-0.35, 0.35], color=COLOURS[0], lw=1.5)
             ax.set_xscale("log")
         ax.axvline(pos["value"], color="#c0392b", lw=2)
+        symbol = _SYMBOL.get(cur, f"{cur} ") if cur else None
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            (lambda v, _, s=symbol: money(v, s)) if symbol is not None else (lambda v, _: f"{v:,.0f}")))
         unit = f" ({cur})" if cur else ""
         pct = pos.get("percentile", np.nan)
         where = f"scenario at {ordinal(pct)} percentile of {pos.get('n', ref.size)}" if np.isfinite(pct) else "no data"
