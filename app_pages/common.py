@@ -174,7 +174,7 @@ def figure_png(key: tuple, _make) -> bytes:
 
 def headline(run) -> dict[str, tuple[str, str]]:
     """label -> (value, help) for the headline figures of a run."""
-    cur = plots._currency(run)
+    cur = plots.currency_symbol(run)
     s = run.metric_summaries()
     p = run.probabilities()
     out = {}
@@ -242,7 +242,7 @@ def store():
         return None, "The evidence base is not available: this version of sibsim has no `sibsim.store`."
     try:
         return _open_store(os.environ.get("SIBSIM_DB") or None), None
-    except (SibsimError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - whatever the database says, the rest of the app still works
         return None, f"The evidence base could not be opened: {e}"
 
 

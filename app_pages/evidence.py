@@ -85,9 +85,10 @@ def saved_runs(store) -> None:
             now = run.metric_summaries()
             same = all(np.isclose(now[k]["mean"], np.nan if v["mean"] is None else v["mean"], rtol=1e-12,
                                   equal_nan=True) for k, v in rec["metrics"].items() if k in now)
+            verdict = "the same numbers as stored" if same else "the numbers differ from the stored ones"
             (st.success if same else st.warning)(
-                f"Rerun of #{rid}: {'the same numbers as stored' if same else 'the numbers differ from the stored ones'}"
-                f" (engine {run.engine_seconds:.2f} s). It is now the current run on the Run page.")
+                f"Rerun of #{rid}: {verdict} (engine {run.engine_seconds:.2f} s). "
+                "It is now the current run on the Run page.")
         st.download_button("Per-trial results (CSV)", lambda: store.get_per_trial(rid).to_csv(),
                            file_name=f"run_{rid}_trials.csv", mime="text/csv", on_click="ignore", width="stretch")
 
@@ -110,9 +111,10 @@ def reference(sc) -> None:
                                 for c in ("value", "percentile", "q1", "median", "q3")})
     key = ("reference", sc.content_hash, sector, tuple(sorted(values.items())), source)
     st.image(common.figure_png(key, lambda: plots.reference_class(rows, pos)), width="stretch")
+    from_run = ss.run is not None and ss.run.scenario.content_hash == sc.content_hash
     st.caption(f"Source: INDIGO impact bond dataset, Government Outcomes Lab, University of Oxford "
                f"({source}). Money is compared among projects priced in {sc.currency}; participants are "
-               f"the scenario's {'mean starts in the last run' if ss.run is not None and ss.run.scenario.content_hash == sc.content_hash else 'contract maximum or scheduled starts'}.")
+               f"the scenario's {'mean starts in the last run' if from_run else 'contract maximum or scheduled starts'}.")
 
 
 st.title("Evidence base")

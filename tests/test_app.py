@@ -226,3 +226,34 @@ def test_save_find_tag_and_rerun_in_the_evidence_base(app):
     app.button(key="ev_rerun").click().run()
     assert "the same numbers as stored" in texts(ok(app).success)
     assert app.download_button[-1].label == "Per-trial results (CSV)"
+
+
+def test_open_a_saved_run_and_compare_it(app):
+    pytest.importorskip("sibsim.store")
+    run(app, seed=7)
+    click(app, "Save to evidence base")
+    go(app, "scenario")
+    app.text_input(key="ed.name").input("Something else").run()
+    go(app, "evidence")
+    ok(app.button(key="ev_open").click().run())  # switches to the Run page
+    assert app.session_state["scenario"].name == "Benchmark employment SIB"
+    assert app.session_state["scenario_source"].startswith("evidence base run #")
+    assert (app.session_state["run"].seed, app.session_state["run"].trials) == (7, TRIALS)
+    assert {m.label for m in app.metric} >= {"Expected outcome payments", "P(investor loss)"}
+    go(app, "compare")
+    rid = app.multiselect(key="cmp_saved").options[0]
+    app.multiselect(key="cmp_saved").select(rid).run()
+    assert len(ok(app).dataframe[0].value) == 1 and "Comparing 1 run" in texts(app.caption)
+
+
+def test_evidence_base_unavailable_is_said_plainly(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("SIBSIM_DB", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'e.db'}")
+    go(app, "evidence")
+    assert "could not be opened" in texts(app.info)
+    assert "participants" in app.dataframe[-1].value.index  # the reference class still shows (shipped snapshot)
+    monkeypatch.setitem(__import__("sys").modules, "sibsim.store", None)  # as if sibsim had no store yet
+    go(app, "evidence")
+    assert "evidence base is not available" in texts(app.info)
+    run(app)
+    assert "evidence base is not available" in texts(app.info)
+    assert app.metric  # everything else works

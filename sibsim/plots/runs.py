@@ -82,7 +82,8 @@ def _kind(metric: str) -> str:
     return "count" if "outcomes." in metric else "number"
 
 
-def _currency(run) -> str:
+def currency_symbol(run) -> str:
+    """£, $ or € for the run's scenario currency, else its code and a space ("DKK ")."""
     code = getattr(getattr(run, "scenario", None), "currency", "") or ""
     return _SYMBOL.get(code, f"{code} " if code else "")
 
@@ -185,7 +186,7 @@ def _draw_hist(ax, runs: dict, metric: str, bins: int) -> None:
         if notes:
             ax.text(0.99, 0.97, "\n".join(notes), ha="right", va="top", fontsize=7, transform=ax.transAxes)
     kind = _kind(metric)
-    _format_axis(ax.xaxis, kind, _currency(next(iter(runs.values()))))
+    _format_axis(ax.xaxis, kind, currency_symbol(next(iter(runs.values()))))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(metric_label(metric))
     ax.set_ylabel("Share of trials")
@@ -225,7 +226,7 @@ def _draw_fan(ax, run, party: str, cumulative: bool) -> None:
     sc = getattr(run, "scenario", None)
     ax.set_xlabel(f"{_PERIOD.get(getattr(sc, 'period', ''), 'Period')} (end)")
     ax.set_ylabel(("Cumulative net cash" if cumulative else "Net cash per period"), fontsize=8)
-    _format_axis(ax.yaxis, "money", _currency(run))
+    _format_axis(ax.yaxis, "money", currency_symbol(run))
     ax.set_title(PARTIES.get(party) or TOTALS.get(party, party), fontsize=10)
     ax.tick_params(labelsize=8)
 
@@ -284,7 +285,7 @@ def risk_return(runs, *, kind: str = "loss", figsize=(6.0, 4.0)) -> Figure:
     runs = as_runs(runs)
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    symbol = _currency(next(iter(runs.values()))) if runs else "£"
+    symbol = currency_symbol(next(iter(runs.values()))) if runs else "£"
     for i, (label, r) in enumerate(runs.items()):
         colour = COLOURS[i % len(COLOURS)]
         if kind == "loss":
@@ -345,7 +346,7 @@ def acceptability(runs, *, max_price: float | None = None, points: int = 101, fi
     for i, (label, (add, paid)) in enumerate(data.items()):
         ok = lam[:, None] * add[None, :] >= paid[None, :]
         ax.plot(lam, ok.mean(axis=1), color=COLOURS[i % len(COLOURS)], lw=1.8, label=label)
-    symbol = _currency(next(iter(runs.values())))
+    symbol = currency_symbol(next(iter(runs.values())))
     _format_axis(ax.xaxis, "money", symbol)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylim(0, 1.02)
