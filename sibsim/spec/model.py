@@ -19,6 +19,7 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 from .base import FrozenDict, Value, _M  # noqa: E402  (shared with spec.delivery)
 from .delivery import Delivery  # noqa: E402
 from .finance import Finance  # noqa: E402
+from .measure import Measurement  # noqa: E402
 
 
 class Correlation(_M):
@@ -176,6 +177,7 @@ class Scenario(_M):
     costs: Costs = Costs()
     finance: Finance = Finance()
     delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (MODEL.md s.7)")
+    measurement: Measurement | None = Field(None, description="payments on measured improvement (MODEL.md s.4)")
 
     @model_validator(mode="after")
     def _starts_or_delivery(self):
