@@ -41,8 +41,9 @@ class Cohort:
     achieved_tr, achieved_cf: (n, K) outcomes achieved before the horizon
     amount_tr, amount_cf: (n, K, T + 1) rate-card payments after the per-participant
         cap, by payment period (the last column: due after the horizon, not paid)
-    count_tr, count_cf: (n, K, T + 1) number of those payments
+    count_tr, count_cf: (n, K, T + 1) number of those payments (None without volume caps)
     by_start_tr, by_start_cf: (n, K, T) outcomes achieved (at any time) by start period
+        (None unless the scenario measures outcomes)
     """
 
     starts: np.ndarray
@@ -162,15 +163,21 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     cap_pp = np.broadcast_to(np.asarray(cap, dtype=float), (n,)).copy()
     prereq = np.array([-1 if o.requires is None else [q.name for q in sc.outcomes].index(o.requires)
                        for o in sc.outcomes], np.int64)
-    amt, cnt, ach = np.zeros((2, n, K, T + 1)), np.zeros((2, n, K, T + 1)), np.zeros((2, n, K))
-    ach_start = np.zeros((2, n, K, T))
-    engaged_starts = np.zeros((n, T))
+    counts = bool(rc.cap_per_outcome)
+    by_start = getattr(sc, "measurement", None) is not None
+    amt = np.zeros((2, n, K, T + 1))
+    cnt = np.zeros((2, n, K, T + 1) if counts else (2, 1, 1, 1), np.int64)
+    ach = np.zeros((2, n, K), np.int64)
+    ach_start = np.zeros((2, n, K, T) if by_start else (2, 1, 1, 1), np.int64)
+    engaged_starts = np.zeros((n, T), np.int64)
     participant_pass(draw.stream_key(d.seed, draw.PARTICIPANTS), d.first_block * draw.BLOCK,
                      np.ascontiguousarray(sp, dtype=np.int16), np.ascontiguousarray(engaged), thresholds(e),
                      thresholds(p0), thresholds(p1), prereq, lag_vals, thresholds(lag_cdf), lag_n, lag_uniform, prices, cap_pp, rc.payment_lag_periods,
-                     p.payment_on == "engaged", T, amt, cnt, ach, ach_start, engaged_starts)
-    return Cohort(np.ascontiguousarray(starts), engaged_starts, ach[0], ach[1], amt[0], amt[1], cnt[0], cnt[1],
-                  ach_start[0], ach_start[1])
+                     p.payment_on == "engaged", T, counts, by_start, amt, cnt, ach, ach_start, engaged_starts)
+    f = np.float64
+    return Cohort(np.ascontiguousarray(starts), engaged_starts.astype(f), ach[0].astype(f), ach[1].astype(f),
+                  amt[0], amt[1], cnt[0].astype(f) if counts else None, cnt[1].astype(f) if counts else None,
+                  ach_start[0].astype(f) if by_start else None, ach_start[1].astype(f) if by_start else None)
 
 
 def _slots_from_counts(counts: np.ndarray, N: int, T: int) -> np.ndarray:

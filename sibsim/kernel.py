@@ -47,7 +47,7 @@ def _mix(z):
 
 @njit(cache=True, nogil=True)
 def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_vals, lag_cdf, lag_n, lag_uniform,
-                     prices, cap_pp, pay_lag, pay_engaged_only, T, amt, cnt, ach, ach_start, eng_starts):
+                     prices, cap_pp, pay_lag, pay_engaged_only, T, counts, by_start, amt, cnt, ach, ach_start, eng_starts):
     """Fill the output arrays in place; world 0 is treated, world 1 counterfactual.
 
     key uint64 stream key; first_trial: run index of row 0
@@ -60,10 +60,12 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
     (probabilities come as int64 thresholds ``round(p * 2**32)``, see :func:`thresholds`,
     and are compared with 32-bit uniform integers)
     prices (n, K) float64; cap_pp (n,) float64 (inf: no cap); pay_lag int; T int
-    amt, cnt (2, n, K, T + 1) float64 payments and their number, by payment period
-    ach (2, n, K) float64 outcomes achieved before the horizon
-    ach_start (2, n, K, T) float64 outcomes achieved (at any time) by start period, for measurement
-    eng_starts (n, T) float64 engaged starters by start period
+    counts, by_start: bool, whether to fill ``cnt`` and ``ach_start`` (they cost time)
+    amt (2, n, K, T + 1) float64 payments by payment period
+    cnt (2, n, K, T + 1) int64 their number (for volume caps)
+    ach (2, n, K) int64 outcomes achieved before the horizon
+    ach_start (2, n, K, T) int64 outcomes achieved (at any time) by start period, for measurement
+    eng_starts (n, T) int64 engaged starters by start period
     """
     n = p0.shape[0]
     N = start.shape[1]
@@ -118,14 +120,22 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
                 in_h = np.int64(per[k] < T)
                 ach[0, i, k] += t & in_h
                 ach[1, i, k] += c & in_h
-                ach_start[0, i, k, s] += t
-                ach_start[1, i, k, s] += c
+                if by_start:
+                    ach_start[0, i, k, s] += t
+                    ach_start[1, i, k, s] += c
                 n_tr += t
                 n_cf += c
             if n_tr + n_cf == 0 or (pay_engaged_only and not eng):
                 continue
-            if capped and (n_tr > 1 or n_cf > 1):
-                for w in range(2):
+            same = True  # most participants achieve the same in both worlds: pay once, book twice
+            for k in range(K):
+                if a[0, k] != a[1, k]:
+                    same = False
+            for w in range(1 if same else 2):
+                n_w = n_tr if w == 0 else n_cf
+                if n_w == 0:
+                    continue
+                if capped and n_w > 1:
                     m = 0
                     for k in range(K):  # insertion sort of achieved outcomes by (period, k)
                         if a[w, k]:
@@ -139,17 +149,27 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
                     for q in range(m):
                         k = order[q]
                         pp = min(per[k] + pay_lag, T)
-                        amt[w, i, k, pp] += min(prices[i, k], max(cap - running, 0.0))
-                        cnt[w, i, k, pp] += 1.0
+                        pay = min(prices[i, k], max(cap - running, 0.0))
                         running += prices[i, k]
-            else:
-                for k in range(K):
-                    pp = min(per[k] + pay_lag, T)
-                    pr = min(prices[i, k], cap)
-                    amt[0, i, k, pp] += pr * a[0, k]
-                    amt[1, i, k, pp] += pr * a[1, k]
-                    cnt[0, i, k, pp] += a[0, k]
-                    cnt[1, i, k, pp] += a[1, k]
+                        amt[w, i, k, pp] += pay
+                        if same:
+                            amt[1, i, k, pp] += pay
+                        if counts:
+                            cnt[w, i, k, pp] += 1
+                            if same:
+                                cnt[1, i, k, pp] += 1
+                else:
+                    for k in range(K):
+                        if a[w, k]:
+                            pp = min(per[k] + pay_lag, T)
+                            pay = min(prices[i, k], cap)
+                            amt[w, i, k, pp] += pay
+                            if same:
+                                amt[1, i, k, pp] += pay
+                            if counts:
+                                cnt[w, i, k, pp] += 1
+                                if same:
+                                    cnt[1, i, k, pp] += 1
 
 
 def thresholds(p: np.ndarray) -> np.ndarray:
