@@ -89,6 +89,10 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
         probs += delivery_problems(sc.delivery, sc.parameters, horizon_periods=sc.horizon_periods)
     elif p.starts.kind == "poisson":
         ref("participants.starts.volume", p.starts.volume, lo=0)
+    if sc.measurement is not None:
+        from .measure import measurement_problems
+
+        probs += measurement_problems(sc)
     names = [o.name for o in sc.outcomes]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
