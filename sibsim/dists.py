@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special, stats
+from scipy import special
 
 
 class _Prior(BaseModel):
@@ -182,6 +182,8 @@ class Normal(_Prior):
             return np.full(u.shape, self.mean_)
         if self.low is None and self.high is None:
             return self.mean_ + self.sd * special.ndtri(u)
+        from scipy import stats  # imported on use: it is slow to import
+
         a, b = self._ab()
         return stats.truncnorm.ppf(u, a, b, loc=self.mean_, scale=self.sd)
 
@@ -189,6 +191,8 @@ class Normal(_Prior):
     def mean(self):
         if self.low is None and self.high is None or self.sd == 0:
             return self.mean_
+        from scipy import stats
+
         a, b = self._ab()
         return float(stats.truncnorm.mean(a, b, loc=self.mean_, scale=self.sd))
 
@@ -196,6 +200,8 @@ class Normal(_Prior):
     def variance(self):
         if self.low is None and self.high is None or self.sd == 0:
             return self.sd**2
+        from scipy import stats
+
         a, b = self._ab()
         return float(stats.truncnorm.var(a, b, loc=self.mean_, scale=self.sd))
 

@@ -175,3 +175,17 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
 def thresholds(p: np.ndarray) -> np.ndarray:
     """Probabilities as int64 thresholds for 32-bit uniform integers: ``u < round(p * 2**32)``."""
     return np.rint(np.clip(p, 0.0, 1.0) * 4294967296.0).astype(np.int64)
+
+
+def warm() -> None:
+    """Load the compiled kernel (from numba's cache) once, before worker processes fork.
+
+    The argument types match those :func:`sibsim.cohorts.simulate_cohort` passes,
+    so forked workers inherit the loaded machine code instead of each loading it.
+    """
+    i8, f8 = np.int64, np.float64
+    z = np.zeros
+    participant_pass(np.uint64(1), 0, z((1, 1), np.int16), z((1, 1), np.bool_), z(1, i8), z((1, 1), i8),
+                     z((1, 1), i8), z(1, i8), z((1, 1), i8), z((1, 1), i8), np.ones(1, i8), np.ones(1, np.bool_),
+                     z((1, 1), f8), z(1, f8), 0, False, 1, False, False, z((2, 1, 1, 2), f8),
+                     z((2, 1, 1, 1), i8), z((2, 1, 1), i8), z((2, 1, 1, 1), i8), z((1, 1), i8))
