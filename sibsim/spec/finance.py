@@ -1,23 +1,271 @@
-"""The ``finance`` section of a scenario: who pays costs and who bears risk (MODEL.md s.5)."""
+"""The ``finance`` and ``appraisal`` sections of a scenario (MODEL.md s.5-6; docs/finance.md).
+
+``finance`` says who pays delivery costs and who bears the risk: the model the
+scenario is (``sib``, ``pbr``, ``fee``, ``hybrid``) and the terms of each, all
+of which every run can evaluate on the same draws. ``appraisal`` says what the
+outcomes are worth to the public sector, for value for money.
+
+Every new field is optional and defaults to ``None`` (read as the documented
+default), so scenarios that do not use a feature keep their canonical JSON and
+content hash. Numbers are checked here (a share outside [0, 1], a negative
+amount, tranches larger than the capital); checks that need the rest of the
+scenario (parameter names, outcome names, the horizon) are in
+:func:`finance_problems`, which ``spec.load.semantic_problems`` calls.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .base import Value, _M
+from .base import FrozenDict, Value, _M
+
+
+def _within(lo: float | None = None, hi: float | None = None):
+    """An after-validator: a number given directly must lie in [lo, hi] (a parameter name is checked later)."""
+
+    def check(v):
+        if isinstance(v, str) or v is None:
+            return v
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if lo is not None and v < lo or hi is not None and v > hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g}" if hi is not None else f"must be >= {lo:g}")
+        return v
+
+    return AfterValidator(check)
+
+
+Share = Annotated[Value, _within(0, 1)]
+Money = Annotated[Value, _within(0)]
+Rate = Annotated[Value, _within(0, 1)]
+
+DEFAULT_WTP_GRID = (0.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0, 100_000.0)
+
+
+class Tranche(_M):
+    """One class of capital in a SIB, paid by waterfall in the order listed (senior first)."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="e.g. senior, subordinate")
+    principal: Money = Field(description="capital committed by this tranche; drawdowns are pro rata to it")
+    coupon_annual: Rate | None = Field(
+        None, description="interest on the balance owed, compounding; the tranche is repaid principal plus "
+                          "this return and no more. Omitted: the tranche takes all that is left (most junior only)")
+    holder: Literal["investor", "provider"] = Field(
+        "investor", description="'provider': the provider defers this share of its fees and is repaid from "
+                                "outcome payments (Massachusetts), so it funds that share of costs itself")
+    guarantee_share: Share | None = Field(None, description="overrides finance.sib.guarantee_share for this tranche")
 
 
 class Sib(_M):
-    capital_commitment: Value | None = Field(None, description="investor capital; unlimited if omitted")
-    drawdown: Literal["as_needed", "upfront"] = "as_needed"
-    management_fee_per_period: Value = Field(0.0, description="intermediary fee, funded by investors")
-    return_cap_annual: Value | None = Field(None, description="investors' return is capped at this annual rate")
-    excess_to: Literal["commissioner", "provider"] = "commissioner"
-    guarantee_share: Value = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
+    capital_commitment: Money | None = Field(None, description="investor capital; unlimited if omitted "
+                                                               "(the sum of the tranches if tranches are given)")
+    drawdown: Literal["as_needed", "upfront", "schedule"] = Field(
+        "as_needed", description="as costs fall; all committed capital in period 0; or drawdown_schedule")
+    drawdown_schedule: tuple[float, ...] | None = Field(
+        None, description="amount drawn at the end of each period from 0 (drawdown: schedule); the provider "
+                          "bears any cost the capital drawn so far does not cover")
+    management_fee_per_period: Money = Field(0.0, description="intermediary fee, funded by investors")
+    intermediary_fee_share: Share | None = Field(
+        None, description="share of each outcome payment kept by the intermediary before distributions (default 0)")
+    return_cap_annual: Rate | None = Field(None, description="investors' return is capped at this annual rate")
+    excess_to: Literal["commissioner", "provider"] = Field(
+        "commissioner", description="who gets what is left once every tranche is repaid (or capped): "
+                                    "'commissioner' refunds the outcome payers in proportion to their shares")
+    guarantee_share: Share = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
+    tranches: tuple[Tranche, ...] | None = Field(
+        None, description="senior first; drawn pro rata to principal, repaid by waterfall (principal plus coupon)")
+    pass_through_share: Share | None = Field(
+        None, description="while investors are owed, this share of each payment goes to them and the payers "
+                          "keep the rest (Utah: 0.95); default 1")
+    recycle_until_period: int | None = Field(
+        None, ge=0, description="outcome payments received up to this period fund later costs instead of being "
+                                "distributed (capital recycling, Essex); the balance is distributed after it")
+
+    @field_validator("drawdown_schedule")
+    @classmethod
+    def _schedule_nonneg(cls, v):
+        bad = [x for x in v or () if not (math.isfinite(x) and x >= 0)]
+        if bad:
+            raise ValueError(f"drawdowns must be >= 0; got {bad[0]}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        t = self.tranches
+        if self.drawdown == "schedule" and self.drawdown_schedule is None:
+            raise ValueError("drawdown 'schedule' needs drawdown_schedule (the amount drawn in each period)")
+        if self.drawdown != "schedule" and self.drawdown_schedule is not None:
+            raise ValueError(f"drawdown_schedule is only used with drawdown: schedule; got drawdown: {self.drawdown}")
+        if self.drawdown == "upfront" and self.capital_commitment is None and not t:
+            raise ValueError("drawdown 'upfront' needs capital_commitment (or tranches): how much to draw")
+        if t is not None:
+            if not t:
+                raise ValueError("tranches: give at least one tranche, or omit tranches")
+            names = [x.name for x in t]
+            if len(set(names)) != len(names):
+                raise ValueError(f"tranches: names must be unique; got {names}")
+            open_ended = [x.name for x in t[:-1] if x.coupon_annual is None]
+            if open_ended:
+                raise ValueError(f"tranches: only the most junior (last) tranche may omit coupon_annual; "
+                                 f"'{open_ended[0]}' has none, so nothing would reach the tranches after it")
+            if self.return_cap_annual is not None:
+                raise ValueError("return_cap_annual cannot be combined with tranches: give each tranche its "
+                                 "coupon_annual instead")
+            if not any(x.holder == "investor" for x in t) and self.capital_commitment is not None:
+                raise ValueError("capital_commitment is given but every tranche is held by the provider")
+            total = [x.principal for x in t]
+            if self.capital_commitment is not None:
+                if all(isinstance(p, float) for p in total) and isinstance(self.capital_commitment, float):
+                    s = sum(total)
+                    if abs(s - self.capital_commitment) > 1e-6 * max(1.0, s):
+                        more = "more" if s > self.capital_commitment else "less"
+                        raise ValueError(f"tranches add up to {s:,.0f}, {more} than capital_commitment "
+                                         f"{self.capital_commitment:,.0f}; they must agree (or omit capital_commitment)")
+                else:
+                    raise ValueError("give the capital either as capital_commitment or as tranches, not both, "
+                                     "when either is a parameter")
+        if self.drawdown == "schedule" and self.drawdown_schedule is not None:
+            cap = self.capital_commitment if self.capital_commitment is not None else (
+                sum(x.principal for x in t) if t and all(isinstance(x.principal, float) for x in t) else None)
+            if isinstance(cap, float) and sum(self.drawdown_schedule) > cap * (1 + 1e-9):
+                raise ValueError(f"drawdown_schedule draws {sum(self.drawdown_schedule):,.0f} in all, more than "
+                                 f"the capital {cap:,.0f}")
+        return self
+
+
+class Provider(_M):
+    """The provider's own money, for every model: what it can draw on when the contract leaves it short.
+
+    Defaults (omitted fields) scale with the contract: reserves and an
+    overdraft limit of three months of the trial's average delivery cost per
+    period (over periods with any cost), at 8% a year. These are modest on
+    purpose: many small charities hold less than three to six months of
+    spending (a common sector rule of thumb), and payment-by-results working
+    capital is the risk NCVO and the sector press describe (CASES.md).
+    Assumptions, not sources: set them for the provider you have in mind.
+    """
+
+    reserves: Money | None = Field(None, description="cash the provider starts with (default: 3 months of cost)")
+    overdraft_limit: Money | None = Field(None, description="most it can borrow (default: 3 months of cost); "
+                                                            "insolvent if its cash falls below minus this")
+    overdraft_rate_annual: Rate | None = Field(None, description="interest on an overdrawn balance (default 0.08)")
+
+
+class Fee(_M):
+    margin: Annotated[Value, _within(0)] = Field(0.0, description="fee for service: cost times (1 + margin)")
+
+
+class Hybrid(_M):
+    fee_share: Share = Field(0.5, description="share h of cost paid as a fee; outcome payments are scaled by 1 - h")
 
 
 class Finance(_M):
-    model: Literal["sib"] = "sib"
+    model: Literal["sib", "pbr", "fee", "hybrid"] = Field(
+        "sib", description="the scenario's own model; others can be run on the same draws (--finance)")
     sib: Sib = Sib()
+    provider: Provider | None = Field(None, description="the provider's reserves and overdraft (all models)")
+    fee: Fee | None = Field(None, description="fee for service (also the fee part of a hybrid)")
+    hybrid: Hybrid | None = None
+
+
+class Appraisal(_M):
+    """Value for money (HM Treasury Green Book): what additional outcomes are worth and what they cost.
+
+    Value per additional outcome (fiscal or social, e.g. Unit Cost Database
+    figures), discounted at ``discount_rate_annual`` (default: the scenario's,
+    3.5% a year as in the Green Book). The financial case is nominal
+    (``commissioner_cost``); the economic case is discounted and uplifts the
+    cost-reimbursing part of public spending (fees) by ``optimism_bias``.
+    ``fee_effect_share`` is the share of the effect that a fee-for-service
+    contract keeps without outcome-based incentives: an assumption users set
+    (default 1, no difference), and what makes the SIB-versus-fee
+    acceptability curve depend on willingness to pay.
+    """
+
+    value_per_outcome: FrozenDict(str, Value) = Field(
+        default_factory=dict, description="public value of one additional outcome, by outcome name (default 0)")
+    discount_rate_annual: float | None = Field(None, ge=0, le=1, description="default: the scenario's rate")
+    optimism_bias: Annotated[Value, _within(0)] = Field(
+        0.0, description="uplift on cost-reimbursing payments (fees), e.g. up to 0.41 for outsourced operating costs")
+    fee_effect_share: Share = Field(1.0, description="share of the effect kept without outcome-based payment")
+    wtp_grid: tuple[float, ...] = Field(
+        DEFAULT_WTP_GRID, min_length=1, description="willingness to pay per additional outcome, for the "
+                                                    "acceptability curve")
+    effect_outcomes: tuple[str, ...] | None = Field(
+        None, description="outcomes counted as 'an additional outcome' (default: all, summed)")
+
+    @field_validator("wtp_grid")
+    @classmethod
+    def _grid(cls, v):
+        bad = [x for x in v if not (math.isfinite(x) and x >= 0)]
+        if bad:
+            raise ValueError(f"willingness to pay must be >= 0; got {bad[0]}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"values must be distinct; got {list(v)}")
+        return tuple(sorted(v))
+
+
+def _values(sc) -> list[tuple[str, object, float | None, float | None]]:
+    """(field, value, lo, hi) of every finance and appraisal number that may name a parameter."""
+    f = sc.finance
+    s = f.sib
+    out = [("finance.sib.capital_commitment", s.capital_commitment, 0, None),
+           ("finance.sib.management_fee_per_period", s.management_fee_per_period, 0, None),
+           ("finance.sib.intermediary_fee_share", s.intermediary_fee_share, 0, 1),
+           ("finance.sib.return_cap_annual", s.return_cap_annual, 0, 1),
+           ("finance.sib.guarantee_share", s.guarantee_share, 0, 1),
+           ("finance.sib.pass_through_share", s.pass_through_share, 0, 1)]
+    for i, t in enumerate(s.tranches or ()):
+        out += [(f"finance.sib.tranches.{i}.principal", t.principal, 0, None),
+                (f"finance.sib.tranches.{i}.coupon_annual", t.coupon_annual, 0, 1),
+                (f"finance.sib.tranches.{i}.guarantee_share", t.guarantee_share, 0, 1)]
+    if f.provider is not None:
+        out += [("finance.provider.reserves", f.provider.reserves, 0, None),
+                ("finance.provider.overdraft_limit", f.provider.overdraft_limit, 0, None),
+                ("finance.provider.overdraft_rate_annual", f.provider.overdraft_rate_annual, 0, 1)]
+    if f.fee is not None:
+        out.append(("finance.fee.margin", f.fee.margin, 0, None))
+    if f.hybrid is not None:
+        out.append(("finance.hybrid.fee_share", f.hybrid.fee_share, 0, 1))
+    a = getattr(sc, "appraisal", None)
+    if a is not None:
+        out += [(f"appraisal.value_per_outcome.{k}", v, None, None) for k, v in a.value_per_outcome.items()]
+        out += [("appraisal.optimism_bias", a.optimism_bias, 0, None),
+                ("appraisal.fee_effect_share", a.fee_effect_share, 0, 1)]
+    return out
+
+
+def finance_problems(sc) -> list[tuple[str, str]]:
+    """Cross-field checks of ``finance`` and ``appraisal`` against the rest of the scenario.
+
+    Parameter names must exist (and a parameter's prior must stay within the
+    field's range where that can be checked), outcome names must be outcomes,
+    periods must lie within the horizon. Returns ``(field, message)`` pairs.
+    """
+    probs: list[tuple[str, str]] = []
+    params = sc.parameters
+    allowed = ", ".join(sorted(params)) or "(none defined)"
+    for field, v, lo, hi in _values(sc):
+        if isinstance(v, str) and v not in params:
+            probs.append((field, f"'{v}' is not a parameter; defined parameters: {allowed}"))
+    s = sc.finance.sib
+    T = sc.horizon_periods
+    if s.recycle_until_period is not None and s.recycle_until_period >= T:
+        probs.append(("finance.sib.recycle_until_period",
+                      f"must be a period before the horizon (0 .. {T - 1}); got {s.recycle_until_period}"))
+    if s.drawdown_schedule is not None and len(s.drawdown_schedule) > T:
+        probs.append(("finance.sib.drawdown_schedule",
+                      f"has {len(s.drawdown_schedule)} periods, more than horizon_periods ({T})"))
+    a = getattr(sc, "appraisal", None)
+    if a is not None:
+        names = [o.name for o in sc.outcomes]
+        for k in a.value_per_outcome:
+            if k not in names:
+                probs.append((f"appraisal.value_per_outcome.{k}", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
+        for k in a.effect_outcomes or ():
+            if k not in names:
+                probs.append(("appraisal.effect_outcomes", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
+    return probs
