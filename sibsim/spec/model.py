@@ -18,7 +18,7 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 from .base import FrozenDict, Value, _M  # noqa: E402  (shared with spec.delivery)
 from .delivery import Delivery  # noqa: E402
-from .finance import Finance  # noqa: E402
+from .finance import Appraisal, Finance  # noqa: E402
 from .measure import Measurement  # noqa: E402
 
 
@@ -176,6 +176,7 @@ class Scenario(_M):
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
+    appraisal: Appraisal | None = Field(None, description="value for money: value per outcome, discounting, optimism bias")
     delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (MODEL.md s.7)")
     measurement: Measurement | None = Field(None, description="payments on measured improvement (MODEL.md s.4)")
 
