@@ -12,18 +12,22 @@ One front door::
     store.reference_projects()
 
 ``open_store(url)`` takes a SQLAlchemy URL (SQLite or PostgreSQL), a SQLite
-file path, or None; it creates or upgrades the schema (Alembic) and raises
-:class:`sibsim.errors.UsageError` with a one-line message naming the URL
-(password masked) when the database cannot be used.
+file path, or None; it creates or upgrades the schema (Alembic), loads the
+INDIGO snapshot shipped with sibsim when the reference tables are empty (a new
+evidence base starts with the reference data; ``reference=False`` skips this),
+and raises :class:`sibsim.errors.UsageError` with a one-line message naming
+the URL (password masked) when the database cannot be used.
 """
 
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy import exc
 
 from .. import indigo
 from . import reference, runs
-from .db import open_engine
+from .db import describe_error, open_engine
+from .reference import ensure_indigo
 
 __all__ = ["Store", "open_store"]
 
@@ -90,7 +94,20 @@ class Store:
         self.close()
 
 
-def open_store(url=None) -> Store:
-    """Open (creating or upgrading) the evidence base at ``url``."""
+def open_store(url=None, *, reference: bool = True) -> Store:
+    """Open (creating or upgrading) the evidence base at ``url``.
+
+    ``reference``: load the shipped INDIGO snapshot if the reference tables
+    are empty (about half a second, once per evidence base).
+    """
     engine, resolved = open_engine(url)
+    if reference:
+        try:
+            ensure_indigo(engine)
+        except (exc.SQLAlchemyError, OSError) as e:
+            engine.dispose()
+            raise describe_error(resolved, e, "cannot load the INDIGO reference data") from None
+        except BaseException:
+            engine.dispose()
+            raise
     return Store(engine, resolved)

@@ -30,7 +30,7 @@ from ..errors import UsageError
 DEFAULT_URL = "sqlite:///./evidence.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
-_PG_LOCK_KEY = 0x51B51E  # advisory lock held while migrating
+PG_LOCK_KEY = 0x51B51E  # advisory lock held while migrating
 
 T = TypeVar("T")
 
@@ -69,7 +69,8 @@ def _one_line(e: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
-def _fail(url: URL, e: BaseException, what: str = "cannot open") -> UsageError:
+def describe_error(url: URL, e: BaseException, what: str = "cannot open") -> UsageError:
+    """A one-line UsageError naming the database (password masked) and the cause."""
     reason = _one_line(e)
     if url.password:
         reason = reason.replace(str(url.password), "***")
@@ -94,9 +95,9 @@ def create_store_engine(url: URL) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as e:
-        raise _fail(url, e, "unsupported URL") from None
+        raise describe_error(url, e, "unsupported URL") from None
     except ImportError as e:
-        raise _fail(url, e, "database driver not installed") from None
+        raise describe_error(url, e, "database driver not installed") from None
     return engine
 
 
@@ -170,7 +171,7 @@ def upgrade(engine: Engine, url: URL) -> None:
     def _migrate():
         with engine.execution_options(sibsim_write=True).begin() as conn:
             if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
             current = MigrationContext.configure(conn).get_current_revision()
             if current is not None and current not in {r.revision for r in script.walk_revisions()}:
                 raise UsageError(f"evidence database {masked(url)}: schema revision {current} is newer "
@@ -184,7 +185,7 @@ def upgrade(engine: Engine, url: URL) -> None:
             return _migrate()
         except exc.DBAPIError as e:
             if not _locked(e) or attempt == 8:
-                raise _fail(url, e) from None
+                raise describe_error(url, e) from None
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
 
@@ -200,5 +201,5 @@ def open_engine(url=None) -> tuple[Engine, URL]:
         raise
     except (exc.SQLAlchemyError, OSError, ImportError) as e:
         engine.dispose()
-        raise _fail(u, e) from None
+        raise describe_error(u, e) from None
     return engine, u

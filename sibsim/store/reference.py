@@ -3,21 +3,25 @@
 ``import_indigo`` replaces the contents of the ``ref_*`` tables in one
 transaction, from a CSV export of INDIGO or from a tidy snapshot (by default
 the one shipped with sibsim), and records the import's report in
-``ref_imports``. The queries return the tidy DataFrames of ``sibsim.indigo``,
-with the same columns and dtypes as a fresh parse.
+``ref_imports``. ``ensure_indigo`` loads the shipped snapshot into an evidence
+base whose reference tables are empty (a new one), so that the app and
+notebooks find INDIGO there from the start. The queries return the tidy
+DataFrames of ``sibsim.indigo``, with the same columns and dtypes as a fresh
+parse.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from .. import indigo
 from ..errors import UsageError
-from .db import in_transaction
+from .db import PG_LOCK_KEY, in_transaction
 from .models import REFERENCE_TABLES, RefImport
 
 
@@ -43,16 +47,55 @@ def import_indigo(engine: Engine, src_dir=None) -> indigo.ImportReport:
     data = indigo.load(src_dir)
 
     def _replace(session: Session) -> None:
-        for name, table in REFERENCE_TABLES.items():
-            session.execute(delete(table))
-            rows = _records(data.tables[name], name)
-            if rows:
-                session.execute(insert(table), rows)
-        session.add(RefImport(imported=datetime.now(timezone.utc), source=data.report.source or str(src_dir),
-                              report=data.report.to_dict()))
+        _store(session, {name: _records(data.tables[name], name) for name in REFERENCE_TABLES},
+               source=data.report.source or str(src_dir), report=data.report.to_dict())
 
     in_transaction(engine, _replace)
     return data.report
+
+
+def _store(session: Session, rows: dict[str, list[dict]], *, source: str, report: dict) -> None:
+    for name, table in REFERENCE_TABLES.items():
+        session.execute(delete(table))
+        if rows[name]:
+            session.execute(insert(table), rows[name])
+    session.add(RefImport(imported=datetime.now(timezone.utc), source=source, report=report))
+
+
+@lru_cache(maxsize=1)
+def _shipped_snapshot() -> tuple[dict[str, list[dict]], indigo.ImportReport]:
+    """The shipped snapshot as rows ready to insert, parsed once per process
+    (most of an import's time; tests and the app open many new stores)."""
+    data = indigo.load_snapshot()
+    return {name: _records(data.tables[name], name) for name in REFERENCE_TABLES}, data.report
+
+
+def _has_reference(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(REFERENCE_TABLES["projects"])) > 0
+
+
+def ensure_indigo(engine: Engine) -> indigo.ImportReport | None:
+    """Load the shipped INDIGO snapshot if the reference tables are empty.
+
+    Returns the import report, or None when there was reference data already.
+    Safe when several processes open a new evidence base at once: the check is
+    repeated under the write lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL
+    advisory lock), so exactly one of them loads the snapshot.
+    """
+    if in_transaction(engine, _has_reference, write=False):
+        return None
+    rows, report = _shipped_snapshot()
+
+    def _fill(session: Session) -> bool:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+        if _has_reference(session):
+            return False
+        _store(session, rows, source=f"{report.source} (loaded automatically into an empty evidence base)",
+               report=report.to_dict())
+        return True
+
+    return report if in_transaction(engine, _fill) else None
 
 
 def reference_table(engine: Engine, name: str) -> pd.DataFrame:

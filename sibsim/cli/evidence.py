@@ -1,0 +1,379 @@
+"""``sibsim evidence ...`` and ``sibsim run --save``: the evidence base from the command line.
+
+A thin shell over :mod:`sibsim.store`. Every command takes ``--db URL`` (a
+SQLAlchemy URL or a SQLite file; default ``$SIBSIM_DB``, else
+``./evidence.db``). Commands that only read refuse a SQLite file that does not
+exist rather than create an empty evidence base at a mistyped path; saving a
+run or importing INDIGO creates it. A database that cannot be used, or a run
+id that is not there, is a one-line error naming the database (password
+masked) and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import UsageError
+from .run import KEY_METRICS, _fmt
+
+RATIOS = ("deadweight_share", "investor_moic", "investor_irr")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _store(args, *, create: bool = False, reference: bool = True):
+    """The evidence base of ``args.db``; database errors become one-line UsageErrors."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..store import open_store
+    from ..store.db import describe_error, masked, resolve_url
+
+    url = resolve_url(getattr(args, "db", None))
+    if not create and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).is_file():
+        raise UsageError(f"evidence database {masked(url)}: no such file; `sibsim run FILE --save` creates one")
+    store = open_store(url, reference=reference)
+    try:
+        yield store
+    except SQLAlchemyError as e:
+        raise describe_error(url, e, "failed") from None
+    finally:
+        store.close()
+
+
+def _is_money(metric: str) -> bool:
+    """Amounts print as whole numbers; counts, shares and ratios with three significant figures."""
+    if metric.startswith(("outcomes.", "counterfactual_outcomes.", "additional_outcomes.", "delivery.")):
+        return False
+    return metric.rsplit(".", 1)[-1] not in (*RATIOS, "participants", "engaged")
+
+
+def _key_metrics(metrics: dict) -> list[str]:
+    names = [m for m in KEY_METRICS if m in metrics]
+    return names + [m for m in metrics if m.startswith("additional_outcomes.")]
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of text as columns: the first left-aligned, the rest right-aligned; a rule under the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def format_summary(metrics: dict, probabilities: dict, *, names: list[str] | None = None) -> str:
+    """The summary table of ``sibsim run`` from a run record's ``metrics`` and ``probabilities``."""
+    names = _key_metrics(metrics) if names is None else names
+    rows = [("metric", "mean", "± mcse", "P5", "P50", "P95", "undefined")]
+    for m in names:
+        x, money = metrics[m], _is_money(m)
+        rows.append((m, *(_fmt(x[k], money) for k in ("mean", "mcse", "p5", "p50", "p95")), str(x["nan"])))
+    lines = [_table(rows), ""]
+    lines += [f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}" for k, v in probabilities.items()]
+    return "\n".join(lines)
+
+
+def _json_safe(x):
+    """NaN and infinities as null, as in a run's JSON (``Run.to_json``)."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(_json_safe(obj), indent=2))
+
+
+def _same(a, b) -> bool:
+    """Exact equality of nested records, NaN equal to NaN."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+def _check_out(opt: str, out: str) -> Path:
+    p = Path(out)
+    if not p.resolve().parent.is_dir():
+        raise UsageError(f"{opt} {out}: directory {p.resolve().parent} does not exist")
+    return p
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(tmp_path)`` then rename, so a failure never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _listing(r: dict) -> dict:
+    return {"id": r["id"], "name": r["name"], "hash": r["scenario_hash"], "seed": r["seed"], "trials": r["trials"],
+            "tags": r["tags"], "note": r["note"], "created": r["created"].isoformat()}
+
+
+def _provenance(rec: dict) -> str:
+    v = ", ".join(f"{k} {x}" for k, x in rec["versions"].items())
+    lines = [f"run {rec['id']}: {rec['name']}",
+             f"  scenario   {rec['scenario_hash']}, seed {rec['seed']}, {rec['trials']:,} trials",
+             f"  saved      {rec['created']:%Y-%m-%d %H:%M:%S} UTC with {v}"]
+    if rec["tags"]:
+        lines.append(f"  tags       {', '.join(rec['tags'])}")
+    if rec["note"]:
+        lines.append(f"  note       {rec['note']}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def save_run(run, args) -> int:
+    """``sibsim run ... --save``: store the run and its per-trial metrics; print the new id."""
+    with _store(args, create=True) as store:
+        run_id = store.save_run(run.to_dict(), dict(run.metrics), tags=args.tag or [], note=args.note or "")
+        where = store.url
+    print(run_id if getattr(args, "quiet", False) else f"saved as run {run_id} in {where}")
+    return run_id
+
+
+def cmd_list(args) -> int:
+    with _store(args) as store:
+        runs = store.list_runs(tag=args.tag, name=args.name)
+        where = store.url
+    if args.json:
+        _print_json([_listing(r) for r in runs])
+        return 0
+    if not runs:
+        print(f"no saved runs{f' tagged {args.tag!r}' if args.tag else ''} in {where}")
+        return 0
+    rows = [("id", "created (UTC)", "name", "scenario", "seed", "trials", "tags", "note")]
+    for r in runs:
+        note = r["note"] if len(r["note"]) <= 40 else r["note"][:39] + "…"
+        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], str(r["seed"]),
+                     f"{r['trials']:,}", ", ".join(r["tags"]), note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i in (0, 4, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             .rstrip() for r in rows]
+    lines.insert(1, "-" * max(len(x) for x in lines))
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_show(args) -> int:
+    with _store(args) as store:
+        rec = store.get_run(args.id)
+    if args.json:
+        _print_json({"id": rec["id"], "name": rec["name"], "scenario": rec["scenario"], "seed": rec["seed"],
+                     "trials": rec["trials"], "versions": rec["versions"], "created": rec["created"].isoformat(),
+                     "tags": rec["tags"], "note": rec["note"], "metrics": rec["metrics"],
+                     "probabilities": rec["probabilities"], "timing": rec["timing"]})
+        return 0
+    print(_provenance(rec))
+    print()
+    print(format_summary(rec["metrics"], rec["probabilities"], names=list(rec["metrics"]) if args.all else None))
+    return 0
+
+
+def rerun(rec: dict, *, progress: bool = False):
+    """Regenerate a stored run from its canonical JSON, seed and trials (and the
+    finance models whose prefixed metrics it holds). Returns the new Run."""
+    import sibsim
+    from .. import spec
+    from ..finance import MODELS
+
+    sc = spec.validate(json.loads(rec["scenario"]["canonical_json"]), source=f"run {rec['id']}")
+    if sc.content_hash != rec["scenario_hash"]:
+        print(f"sibsim: warning: run {rec['id']}'s scenario now hashes to {sc.content_hash}, not "
+              f"{rec['scenario_hash']}; the scenario format has changed since it was saved", file=sys.stderr)
+    finance = list(dict.fromkeys(m.split(".", 1)[0] for m in rec["metrics"]
+                                 if "." in m and m.split(".", 1)[0] in MODELS))
+    return sibsim.simulate(sc, trials=int(rec["trials"]), seed=int(rec["seed"]), finance=finance, progress=progress)
+
+
+def cmd_rerun(args) -> int:
+    outs = {opt: _check_out(f"--{opt}", getattr(args, opt)) for opt in ("json", "csv") if getattr(args, opt)}
+    with _store(args) as store:
+        rec = store.get_run(args.id)
+    run = rerun(rec, progress=sys.stderr.isatty())
+    new = run.to_dict()
+    if "json" in outs:
+        _write_atomic(outs["json"], lambda p: p.write_text(run.to_json() + "\n"))
+    if "csv" in outs:
+        _write_atomic(outs["csv"], lambda p: run.to_frame().to_csv(p, index=True))
+    differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
+              if not _same(rec["metrics"].get(m), new["metrics"].get(m))]
+    differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
+               if not _same(rec["probabilities"].get(k), new["probabilities"].get(k))]
+    if not args.quiet:
+        print(f"{rec['name']}: rerun of run {rec['id']}, {run.trials:,} trials, seed {run.seed}, "
+              f"{run.engine_seconds:.2f} s")
+        print(format_summary(new["metrics"], new["probabilities"]))
+        print()
+    if differ:
+        then = ", ".join(f"{k} {v}" for k, v in rec["versions"].items())
+        now = ", ".join(f"{k} {v}" for k, v in new["versions"].items())
+        print(f"differs from stored run {rec['id']} in {len(differ)} numbers ({', '.join(sorted(differ)[:5])}"
+              f"{', ...' if len(differ) > 5 else ''}); saved with {then}, rerun with {now}")
+        return 1
+    if not args.quiet:
+        print(f"identical to stored run {rec['id']}: {len(new['metrics'])} metrics, "
+              f"{len(new['probabilities'])} probabilities")
+    return 0
+
+
+def _difference(a: dict | None, b: dict | None, key: str, err: str) -> dict:
+    va = a[key] if a else math.nan
+    vb = b[key] if b else math.nan
+    se = math.sqrt(a[err] ** 2 + b[err] ** 2) if a and b else math.nan
+    return {"a": va, "b": vb, "difference": vb - va, "se": se}
+
+
+def cmd_compare(args) -> int:
+    with _store(args) as store:
+        a, b = store.get_run(args.a), store.get_run(args.b)
+    names = list(dict.fromkeys(list(a["metrics"]) + list(b["metrics"]))) if args.all else \
+        list(dict.fromkeys(_key_metrics(a["metrics"]) + _key_metrics(b["metrics"])))
+    metrics = {m: _difference(a["metrics"].get(m), b["metrics"].get(m), "mean", "mcse") for m in names}
+    probs = {k: _difference(a["probabilities"].get(k), b["probabilities"].get(k), "p", "se")
+             for k in dict.fromkeys(list(a["probabilities"]) + list(b["probabilities"]))}
+    if args.json:
+        _print_json({"a": _listing(a), "b": _listing(b), "metrics": metrics, "probabilities": probs})
+        return 0
+    for label, r in (("A", a), ("B", b)):
+        print(f"{label} = run {r['id']}: {r['name']} ({r['scenario_hash']}, seed {r['seed']}, {r['trials']:,} trials)")
+    if a["scenario_hash"] == b["scenario_hash"] and a["seed"] == b["seed"] and a["trials"] == b["trials"]:
+        print("same scenario, seed and trials: the differences should be zero")
+    print()
+    rows = [("metric (mean)", "A", "B", "B - A", "± se")]
+    for m, d in metrics.items():
+        money = _is_money(m)
+        rows.append((m, _fmt(d["a"], money), _fmt(d["b"], money), _fmt(d["difference"], money), _fmt(d["se"], money)))
+    print(_table(rows))
+    print()
+    rows = [("probability", "A", "B", "B - A", "± se")]
+    rows += [(k, *(f"{d[c]:.3f}" if d[c] == d[c] else "-" for c in ("a", "b", "difference", "se")))
+             for k, d in probs.items()]
+    print(_table(rows))
+    print("\n± se: Monte Carlo standard error of the difference, treating the runs as independent "
+          "(conservative when they share a seed)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    opt, out = ("--csv", args.csv) if args.csv else ("--parquet", args.parquet)
+    path = _check_out(opt, out)
+    with _store(args) as store:
+        df = store.get_per_trial(args.id)
+    if args.csv:
+        _write_atomic(path, lambda p: df.to_csv(p, index=True))
+    else:
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=True))
+    print(f"wrote {len(df):,} trials x {df.shape[1]} metrics of run {args.id} to {out}")
+    return 0
+
+
+def cmd_tag(args) -> int:
+    with _store(args) as store:
+        tags = store.remove_tags(args.id, args.tags) if args.remove else store.add_tags(args.id, args.tags)
+    print(f"run {args.id} tags: {', '.join(tags) or '(none)'}")
+    return 0
+
+
+def cmd_note(args) -> int:
+    with _store(args) as store:
+        store.set_note(args.id, args.text)
+    print(f"run {args.id} note {'set' if args.text else 'cleared'}")
+    return 0
+
+
+def cmd_import_indigo(args) -> int:
+    if args.dir is not None and not Path(args.dir).is_dir():
+        raise UsageError(f"import-indigo: {args.dir} is not a directory (give the INDIGO CSV export or a snapshot)")
+    with _store(args, create=True, reference=False) as store:
+        report = store.import_indigo(args.dir)
+        where = store.url
+    print(report)
+    stored = ", ".join(f"{t} {n}" for t, n in report.rows_kept.items())
+    print(f"stored in {where}: {stored}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def register(sub) -> None:
+    import argparse
+
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="URL", help="evidence base: SQLAlchemy URL or SQLite file "
+                                                "(default $SIBSIM_DB, else ./evidence.db)")
+    ev = sub.add_parser("evidence", help="the evidence base: saved runs and INDIGO reference data",
+                        description="Saved runs with their provenance, and INDIGO reference data. "
+                                    "Save a run with `sibsim run FILE --save`.")
+    ev.set_defaults(func=lambda _args: (ev.print_help(), 2)[1])
+    cmds = ev.add_subparsers(dest="evidence_command", metavar="COMMAND", parser_class=type(ev))
+
+    p = cmds.add_parser("list", parents=[db], help="saved runs, oldest first")
+    p.add_argument("--tag", help="only runs with this tag")
+    p.add_argument("--name", help="only runs of the scenario with this name")
+    p.add_argument("--json", action="store_true", help="print JSON: a list of runs")
+    p.set_defaults(func=cmd_list)
+
+    p = cmds.add_parser("show", parents=[db], help="a saved run's provenance and summary")
+    p.add_argument("id", type=int)
+    p.add_argument("--all", action="store_true", help="every metric, not only the key ones")
+    p.add_argument("--json", action="store_true", help="print JSON (metrics as in a run's JSON, and provenance)")
+    p.set_defaults(func=cmd_show)
+
+    p = cmds.add_parser("rerun", parents=[db], help="regenerate a saved run from its scenario, seed and trials "
+                                                    "and check the numbers are identical (exit 1 if not)")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", metavar="OUT", help="write the regenerated run's JSON")
+    p.add_argument("--csv", metavar="OUT", help="write the regenerated run's per-trial metrics as CSV")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing when the numbers are identical")
+    p.set_defaults(func=cmd_rerun)
+
+    p = cmds.add_parser("compare", parents=[db], help="two saved runs side by side, with differences")
+    p.add_argument("a", type=int, metavar="ID_A")
+    p.add_argument("b", type=int, metavar="ID_B")
+    p.add_argument("--all", action="store_true", help="every metric, not only the key ones")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_compare)
+
+    p = cmds.add_parser("export", parents=[db], help="a saved run's per-trial metrics as CSV or Parquet")
+    p.add_argument("id", type=int)
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--csv", metavar="OUT")
+    out.add_argument("--parquet", metavar="OUT")
+    p.set_defaults(func=cmd_export)
+
+    p = cmds.add_parser("tag", parents=[db], help="add tags to a saved run (or remove them)")
+    p.add_argument("id", type=int)
+    p.add_argument("tags", nargs="+", metavar="TAG")
+    p.add_argument("--remove", action="store_true", help="remove these tags instead")
+    p.set_defaults(func=cmd_tag)
+
+    p = cmds.add_parser("note", parents=[db], help="set a saved run's note ('' clears it)")
+    p.add_argument("id", type=int)
+    p.add_argument("text")
+    p.set_defaults(func=cmd_note)
+
+    p = cmds.add_parser("import-indigo", parents=[db],
+                        help="load INDIGO into the reference tables and report what was read and skipped")
+    p.add_argument("dir", nargs="?", help="INDIGO CSV export or tidy snapshot directory "
+                                          "(default: the snapshot shipped with sibsim)")
+    p.set_defaults(func=cmd_import_indigo)
