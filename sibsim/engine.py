@@ -26,6 +26,7 @@ from .errors import UsageError
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
+from .measure import add_measured
 from .payments import rate_card
 from .run import PATH_TRIALS, Run, versions
 from .spec import Scenario, load
@@ -60,9 +61,14 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     else:
         cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
+    measured = ({}, {})
+    if sc.measurement is not None:  # payments on measured improvement (MODEL.md s.4, sibsim.measure)
+        pay, *measured = add_measured(sc, params, cohort, d, pay)
     costs = delivery_cost(sc, params, cohort)
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
+    m.update(measured[0])
+    ind.update(measured[1])
     fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance)
     m.update(fm)
     ind.update(find)
