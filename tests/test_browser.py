@@ -22,7 +22,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 TRIALS_QUICK = 2_000
-RESULTS_WITHIN_S = 4.0  # the target is 2 s on a quiet machine; slack for a loaded 2-core box
+RESULTS_WITHIN_S = 5.0  # the target is 2 s on a quiet machine; slack for a loaded shared 2-core box
 
 
 def _free_port() -> int:

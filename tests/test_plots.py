@@ -164,5 +164,6 @@ def test_overview_and_png(run):
     png = P.to_png(fig, dpi=40)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert P.money(1_234_567) == "£1.23m" and P.money(-45_000) == "-£45k" and P.money(950) == "£950"
+    assert P.money(-0.2) == "£0" and P.money(float("nan")) == "n/a"
     assert [P.ordinal(x) for x in (1, 2, 3, 4, 11, 12, 13, 21.4, 22, 101)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]

@@ -92,7 +92,7 @@ def money(x: float, symbol: str = "£") -> str:
     """Compact money: £1.25m, £350k, -£4,000."""
     if x is None or not np.isfinite(x):
         return "n/a"
-    sign, a = ("-" if x < 0 else ""), abs(x)
+    sign, a = ("-" if x < 0 and abs(x) >= 0.5 else ""), abs(x)
     if a >= 1e6:
         return f"{sign}{symbol}{a / 1e6:.2f}m"
     if a >= 1e4:
@@ -224,8 +224,8 @@ def _draw_fan(ax, run, party: str, cumulative: bool) -> None:
     ax.plot(x, p50, color=COLOURS[0], lw=1.8, label="median")
     ax.axhline(0, color="grey", lw=0.8)
     sc = getattr(run, "scenario", None)
-    ax.set_xlabel(f"{_PERIOD.get(getattr(sc, 'period', ''), 'Period')} (end)")
-    ax.set_ylabel(("Cumulative net cash" if cumulative else "Net cash per period"), fontsize=8)
+    ax.set_xlabel(f"{_PERIOD.get(getattr(sc, 'period', ''), 'Period')} (end)", fontsize=9)
+    ax.set_ylabel(("Cumulative net cash" if cumulative else "Net cash per period"), fontsize=9)
     _format_axis(ax.yaxis, "money", currency_symbol(run))
     ax.set_title(PARTIES.get(party) or TOTALS.get(party, party), fontsize=10)
     ax.tick_params(labelsize=8)
@@ -252,7 +252,14 @@ def fan_charts(run, parties: Sequence[str] | None = None, *, ncols: int = 3, cum
     n = max(len(parties), 1)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(3.6 * ncols, 2.6 * nrows), layout="constrained")
+    width, height = 3.6 * ncols, 2.6 * nrows
+    fig = Figure(figsize=(width, height))
+    # fixed margins in inches: constrained layout would double the drawing time of this, the app's slowest figure
+    left, right, top, bottom, gap_w, gap_h = 0.85, 0.15, 0.3, 0.5, 0.95, 0.75
+    axis_w = (width - left - right - (ncols - 1) * gap_w) / ncols
+    axis_h = (height - top - bottom - (nrows - 1) * gap_h) / nrows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=gap_w / axis_w, hspace=gap_h / axis_h)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, party in zip(axes.flat, parties):
         _draw_fan(ax, run, party, cumulative)
