@@ -1,11 +1,14 @@
-"""Finance models: who pays delivery costs, who bears the risk (MODEL.md s.5).
+"""Finance models: who pays delivery costs, who bears the risk (MODEL.md s.5-6; docs/finance.md).
 
 Every model is a small function from the same delivery costs and outcome
-payments (one set of draws: common random numbers) to a :class:`CashFlows`;
-:func:`evaluate` runs the scenario's own model and any others asked for, and
-turns each one's cash flows into per-trial metrics. The scenario's own model
-reports under plain names (``investor_irr``); the others under their own
-prefix (``pbr.provider_min_cash``).
+payments (one set of draws: common random numbers) to a :class:`CashFlows`
+(:mod:`.sib`; :mod:`.direct` for ``pbr``, ``fee`` and ``hybrid``); the
+provider's bank account (:mod:`.provider`) is applied after each, and
+:func:`cash_metrics` turns any model's cash flows into per-trial metrics.
+:func:`evaluate` runs the scenario's own model and any others asked for: the
+own model reports under plain names (``investor_irr``), the others under their
+own prefix (``pbr.provider_min_cash``). Given the run's outcomes it adds value
+for money and the acceptability-curve indicators (:mod:`.appraisal`).
 """
 
 from __future__ import annotations
@@ -13,71 +16,176 @@ from __future__ import annotations
 import numpy as np
 
 from ..cohorts import value
-from .cashflows import CashFlows, discount_factors
+from . import appraisal as _vfm
+from .cashflows import PARTIES, CashFlows, discount_factors
+from .direct import fee, hybrid, pbr
 from .irr import annualise, irr
+from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, months_of_cost, provider_account
 from .sib import sib
+
+__all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib"]
+
+
+def _per_period(rate_annual, periods_per_year: int):
+    return (1 + rate_annual) ** (1 / periods_per_year) - 1
+
+
+def _payer_share(sc, params):
+    """The local commissioner's share of each outcome payment (the rest: the outcomes fund)."""
+    return 1 - np.clip(value(sc.rate_card.co_payer_share, params), 0, 1)
+
+
+def _cols(values, n: int) -> np.ndarray:
+    """Per-tranche terms (each a float or (n,)) as (n, J)."""
+    return np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in values])
 
 
 def _sib(sc, params, costs, payments) -> CashFlows:
     s = sc.finance.sib
-    cap = value(s.return_cap_annual, params, None) if s.return_cap_annual is not None else None
-    cap_p = None if cap is None else (1 + cap) ** (1 / sc.periods_per_year) - 1
-    return sib(
-        costs=costs, payments=payments,
-        payer_share=1 - np.clip(value(sc.rate_card.co_payer_share, params), 0, 1),
-        commitment=None if s.capital_commitment is None else value(s.capital_commitment, params),
-        upfront=s.drawdown == "upfront",
-        fee_per_period=value(s.management_fee_per_period, params),
-        return_cap_per_period=cap_p,
-        excess_to=s.excess_to,
-        guarantee_share=np.clip(value(s.guarantee_share, params), 0, 1),
-    )
+    n, ppy = costs.shape[0], sc.periods_per_year
+    if s.tranches:
+        ts = s.tranches
+        terms = dict(
+            principal=_cols([value(t.principal, params) for t in ts], n),
+            coupon_per_period=_cols([np.nan if t.coupon_annual is None else
+                                     _per_period(value(t.coupon_annual, params), ppy) for t in ts], n),
+            guarantee_share=_cols([value(s.guarantee_share if t.guarantee_share is None else t.guarantee_share,
+                                         params) for t in ts], n),
+            holders=tuple(t.holder for t in ts), names=tuple(t.name for t in ts))
+    else:
+        terms = dict(
+            principal=np.inf if s.capital_commitment is None else value(s.capital_commitment, params),
+            coupon_per_period=np.nan if s.return_cap_annual is None else
+            _per_period(value(s.return_cap_annual, params), ppy),
+            guarantee_share=value(s.guarantee_share, params))
+    terms = {k: (v[:, None] if isinstance(v, np.ndarray) and v.ndim == 1 and k != "holders" else v)
+             for k, v in terms.items()}
+    return sib(costs=costs, payments=payments, payer_share=_payer_share(sc, params), drawdown=s.drawdown,
+               schedule=s.drawdown_schedule, fee_per_period=value(s.management_fee_per_period, params),
+               intermediary_fee_share=value(s.intermediary_fee_share, params),
+               pass_through_share=value(s.pass_through_share, params, 1.0), excess_to=s.excess_to,
+               recycle_until=s.recycle_until_period, **terms)
 
 
-MODELS = {"sib": _sib}
+def _margin(sc, params):
+    return value(sc.finance.fee.margin, params) if sc.finance.fee is not None else 0.0
+
+
+def _hybrid(sc, params, costs, payments) -> CashFlows:
+    h = sc.finance.hybrid.fee_share if sc.finance.hybrid is not None else 0.5
+    return hybrid(costs=costs, payments=payments, payer_share=_payer_share(sc, params),
+                  fee_share=np.clip(value(h, params), 0, 1), margin=_margin(sc, params))
+
+
+def _pbr(sc, params, costs, payments) -> CashFlows:
+    return pbr(costs=costs, payments=payments, payer_share=_payer_share(sc, params))
+
+
+def _fee(sc, params, costs, payments) -> CashFlows:
+    return fee(costs=costs, payer_share=_payer_share(sc, params), margin=_margin(sc, params))
+
+
+MODELS = {"sib": _sib, "pbr": _pbr, "fee": _fee, "hybrid": _hybrid}
+
+
+def model_flows(name: str, sc, params, *, costs: np.ndarray, payments: np.ndarray) -> CashFlows:
+    """One model's cash flows, the provider's reserves, overdraft and insolvency applied."""
+    cf = MODELS[name](sc, params, costs, payments)
+    p = sc.finance.provider
+    ppy = sc.periods_per_year
+
+    def term(field, months):
+        v = getattr(p, field) if p is not None else None
+        return months_of_cost(costs, months, ppy) if v is None else value(v, params)
+
+    rate = (p.overdraft_rate_annual if p is not None else None)
+    rate = OVERDRAFT_RATE_ANNUAL if rate is None else value(rate, params)
+    return provider_account(cf, reserves=term("reserves", RESERVE_MONTHS),
+                            overdraft_limit=term("overdraft_limit", OVERDRAFT_MONTHS),
+                            rate_per_period=_per_period(rate, ppy))
+
+
+def _holding(flows: np.ndarray, draws: np.ndarray, ppy: int) -> dict[str, np.ndarray]:
+    gain = flows.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"net_gain": gain, "moic": np.where(draws > 0, (gain + draws) / draws, np.nan),
+                "irr": annualise(irr(flows), ppy)}
 
 
 def cash_metrics(sc, cf: CashFlows) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-trial metrics of each party's cash under one finance model."""
-    disc = discount_factors(sc.discount_rate_annual, sc.periods_per_year, sc.horizon_periods)
+    """Per-trial metrics of each party's cash under one finance model (the same names for every model).
+
+    Investors: drawdowns (net of unspent capital returned), distributions, net
+    gain, multiple of money, annual IRR, peak capital (the most they had in at
+    once, net of what they had been paid); the same per tranche
+    (``investor_senior_irr``). Payers: cost, nominal and present value.
+    Provider: surplus (after overdraft interest), min cash (the deepest its
+    contract cash went, before reserves and interest: the working capital it
+    needed), min balance (reserves included, after interest), peak overdraft.
+    Indicators: investor_loss, provider_shortfall (min cash below 0),
+    insolvency (min balance below minus the overdraft limit).
+    """
+    T = cf["investor"].shape[1]
+    ppy = sc.periods_per_year
+    disc = discount_factors(sc.discount_rate_annual, ppy, T)
     inv = cf["investor"]
+    zero = np.zeros(inv.shape[0])
     draws = cf.extra.get("investor_drawdowns", np.maximum(-inv, 0).sum(axis=1))
-    inflow = inv.sum(axis=1) + draws
-    comm = -cf["commissioner"]
-    prov_cash = np.cumsum(cf["provider"], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = {
-            "investor_drawdowns": draws,
-            "investor_distributions": cf.extra.get("investor_distributions", inflow),
-            "investor_net_gain": inv.sum(axis=1),
-            "investor_moic": np.where(draws > 0, inflow / draws, np.nan),
-            "investor_irr": annualise(irr(inv), sc.periods_per_year),
-            "commissioner_cost": comm.sum(axis=1),
-            "commissioner_cost_pv": comm @ disc,
-            "outcome_fund_cost": -cf["outcome_fund"].sum(axis=1),
-            "guarantee_paid": cf.extra.get("guarantee_paid", np.zeros(inv.shape[0])),
-            "provider_surplus": prov_cash[:, -1],
-            "provider_min_cash": np.minimum(prov_cash.min(axis=1), 0.0),
-        }
-    ind = {"investor_loss": m["investor_net_gain"] < 0, "provider_shortfall": m["provider_min_cash"] < 0}
+    m = {f"investor_{k}": v for k, v in _holding(inv, draws, ppy).items()}
+    m.update({
+        "investor_drawdowns": draws,
+        "investor_distributions": cf.extra.get("investor_distributions", inv.sum(axis=1) + draws),
+        "investor_peak_capital": np.maximum(np.cumsum(-inv, axis=1).max(axis=1), 0.0),
+        "commissioner_cost": -cf["commissioner"].sum(axis=1),
+        "commissioner_cost_pv": -cf["commissioner"] @ disc,
+        "outcome_fund_cost": -cf["outcome_fund"].sum(axis=1),
+        "outcome_fund_cost_pv": -cf["outcome_fund"] @ disc,
+        "intermediary_income": cf["intermediary"].sum(axis=1),
+        "guarantee_paid": cf.extra.get("guarantee_paid", zero),
+        "provider_surplus": cf["provider"].sum(axis=1),
+    })
+    ind = {}
+    for k, v in cf.extra.items():
+        (ind if v.dtype == bool else m)[k] = v
+    for part, flows in cf.parts.items():
+        holder, _, name = part.partition(".")
+        if holder in ("investor", "provider"):
+            pre = f"{holder}_{name}_"
+            d = cf.extra[pre + "drawdowns"]
+            for k, v in _holding(flows, d, ppy).items():
+                m[pre + k] = v
+            ind[pre + "loss"] = m[pre + "net_gain"] < -1e-9 * np.maximum(d, 1.0)
+    ind["investor_loss"] = m["investor_net_gain"] < 0
+    ind["provider_shortfall"] = m["provider_min_cash"] < 0
     return m, ind
 
 
-def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None):
+def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None, outcomes=None):
     """Run the scenario's finance model and ``models`` on the same costs and payments.
 
-    Returns (metrics, indicators, flows): flows are the scenario's own model's
-    CashFlows.
+    ``outcomes`` (the run's :class:`~sibsim.payments.Payments`, or anything
+    with ``outcomes_tr`` and ``outcomes_cf``): adds value-for-money metrics for
+    each model and the ``vfm.*`` acceptability indicators (see
+    :mod:`sibsim.finance.appraisal`). Returns (metrics, indicators, flows):
+    flows are the scenario's own model's CashFlows.
     """
     own = sc.finance.model
-    names = [own] + [m for m in (models or ()) if m != own]
-    metrics, indicators, flows = {}, {}, None
+    names = [own] + [m for m in dict.fromkeys(models or ()) if m != own]
+    flows = {name: model_flows(name, sc, params, costs=costs, payments=payments) for name in names}
+    metrics, indicators = {}, {}
+    vfm = {}
+    if outcomes is not None:
+        counted, value_pv = _vfm.outcome_benefits(sc, params, outcomes, payments)
+        ours = own if own != "fee" else "sib"
+        for name in dict.fromkeys(names + [ours, "fee"]):
+            if name not in flows:
+                flows[name] = model_flows(name, sc, params, costs=costs, payments=payments)
+            vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted, value_pv=value_pv)
+        indicators.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
     for name in names:
-        cf = MODELS[name](sc, params, costs, payments)
-        m, ind = cash_metrics(sc, cf)
+        m, ind = cash_metrics(sc, flows[name])
+        m.update(vfm.get(name, {}))
         prefix = "" if name == own else f"{name}."
         metrics.update({prefix + k: v for k, v in m.items()})
         indicators.update({prefix + k: v for k, v in ind.items()})
-        if name == own:
-            flows = cf
-    return metrics, indicators, flows
+    return metrics, indicators, flows[own]

@@ -2,7 +2,8 @@
 
 Every finance model returns a :class:`CashFlows`: a net flow for each party,
 ``(n, T)`` in currency, positive = cash in. ``delivery`` is the outside world
-that is paid the delivery costs (staff, suppliers), so the flows of all
+that is paid the delivery costs (staff, suppliers) and ``lender`` the bank
+that charges interest on the provider's overdraft, so the flows of all
 parties sum to zero in every trial and period: cash is conserved.
 """
 
@@ -12,13 +13,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PARTIES = ("investor", "commissioner", "outcome_fund", "provider", "intermediary", "guarantor", "delivery")
+PARTIES = ("investor", "commissioner", "outcome_fund", "provider", "intermediary", "guarantor", "lender", "delivery")
 
 
 @dataclass(frozen=True)
 class CashFlows:
+    """Each party's net cash, ``(n, T)``; every party in :data:`PARTIES` is present (zeros if not involved).
+
+    extra: per-trial ``(n,)`` metrics only this model defines (``guarantee_paid``)
+    parts: named ``(n, T)`` sub-flows inside a party's flow, for metrics:
+        ``investor.<tranche>`` / ``provider.<tranche>`` (a tranche holder's flows),
+        ``commissioner.fee`` (payments that reimburse cost: the optimism-bias base)
+    """
+
     flows: dict[str, np.ndarray]
-    extra: dict[str, np.ndarray] = field(default_factory=dict)  # model-specific per-trial metrics
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, party: str) -> np.ndarray:
         return self.flows[party]
@@ -26,6 +36,15 @@ class CashFlows:
     def total(self) -> np.ndarray:
         """(n, T) sum over parties; zero when cash is conserved."""
         return sum(self.flows.values())
+
+
+def cash_flows(shape: tuple[int, int], *, extra=None, parts=None, **flows) -> CashFlows:
+    """A CashFlows with every party, the ones not given set to zero."""
+    unknown = set(flows) - set(PARTIES)
+    if unknown:
+        raise ValueError(f"unknown parties {sorted(unknown)}; parties: {', '.join(PARTIES)}")
+    full = {p: np.broadcast_to(np.asarray(flows.get(p, 0.0), dtype=float), shape).copy() for p in PARTIES}
+    return CashFlows(full, dict(extra or {}), dict(parts or {}))
 
 
 def delivery_cost(sc, params, c) -> np.ndarray:

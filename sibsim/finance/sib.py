@@ -1,85 +1,168 @@
 """The Social Impact Bond: investors fund delivery and are repaid from outcome payments.
 
-MODEL.md s.5. Investors commit capital ``C`` (unlimited if not given) and draw
-it down as costs and the intermediary's fee fall (or all of it up front, the
-unspent part returned at the horizon). Outcome payments go to investors up to
-a return cap (an annual rate: distributions stop once drawdowns have been
-repaid with that return); the excess goes to the commissioner (a refund) or
-the provider. A guarantor repays a share ``g`` of investors' principal loss
-at the horizon (the Rikers Island structure). If costs outrun the commitment
-the provider bears the shortfall.
+MODEL.md s.5; docs/finance.md. Capital comes in tranches (one unlimited
+tranche by default), drawn pro rata to their principal: as costs and the
+intermediary's management fee fall, all up front, or on a schedule. Drawn but
+unspent capital is held by the provider (or the vehicle that contracts it)
+and returned at the horizon. Each period, in this order:
+
+1. interest accrues on what each tranche is owed (its coupon);
+2. costs are met from recycled outcome payments, then capital held, then new
+   drawdowns; whatever is left falls on the provider;
+3. outcome payments arrive: the intermediary keeps ``intermediary_fee_share``;
+   while investors are owed, the payers keep ``1 - pass_through_share`` of the
+   rest (Utah: investors get 95% until repaid at 5% interest);
+4. up to ``recycle_until`` the remainder is kept to fund later costs (Essex:
+   GBP 3.1m of capital funded about 5.9m of costs); afterwards it, and what
+   was kept, goes down the waterfall, senior first, each tranche up to its
+   principal plus coupon (a tranche without a coupon takes all that reaches
+   it), and what is left goes to ``excess_to``.
+
+At the horizon a guarantor repays each tranche ``guarantee_share`` of its
+principal loss (Rikers Island: 75%). A tranche held by the provider is a
+deferred fee (Massachusetts): the provider funds that share of costs itself
+and is repaid from outcome payments in its place in the waterfall.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
-from .cashflows import CashFlows
+from .cashflows import CashFlows, cash_flows
+from .waterfall import waterfall
 
 
-def _capped_distributions(payments: np.ndarray, drawdowns: np.ndarray, rate_per_period) -> np.ndarray:
-    """Distributions that repay drawdowns with at most ``rate_per_period`` compound return.
+def _per_trial(x, n: int, J: int | None = None) -> np.ndarray:
+    """A scalar, (n,), (J,) or (n, J) term as (n,) or (n, J) float."""
+    a = np.asarray(x, dtype=float)
+    if J is None:
+        return np.broadcast_to(a, (n,)).astype(float)
+    if a.ndim == 1 and a.shape[0] == n and n != J:
+        a = a[:, None]
+    return np.broadcast_to(a, (n, J)).astype(float)
 
-    A loop over periods only: the balance owed carries forward (STYLE.md rule 4).
+
+def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=np.inf, coupon_per_period=np.nan,
+        holders: tuple[str, ...] = ("investor",), names: tuple[str, ...] | None = None, guarantee_share=0.0,
+        drawdown: Literal["as_needed", "upfront", "schedule"] = "as_needed", schedule=None,
+        fee_per_period=0.0, intermediary_fee_share=0.0, pass_through_share=1.0,
+        excess_to: Literal["commissioner", "provider"] = "commissioner", recycle_until: int | None = None) -> CashFlows:
+    """Cash flows of a SIB for ``(n, T)`` delivery ``costs`` and outcome ``payments`` (rate card, all payers).
+
+    payer_share: the local commissioner's share of each payment (the rest: the outcomes fund)
+    principal, coupon_per_period, guarantee_share: per tranche, (J,) or (n, J), senior first;
+        principal ``inf`` = unlimited (one tranche only), coupon ``nan`` = no cap
+    holders: "investor" or "provider" for each tranche; names: label each tranche's flows
+        in ``parts`` (``investor.senior``); None for the single default tranche
+    schedule: (T,) amounts drawn in each period when ``drawdown == "schedule"``
+    fee_per_period: intermediary management fee, funded like costs
     """
-    n, T = payments.shape
-    rate = np.broadcast_to(np.asarray(rate_per_period, dtype=float), (n,))
-    owed = np.zeros(n)
-    dist = np.zeros_like(payments)
-    for t in range(T):
-        owed = owed * (1 + rate) + drawdowns[:, t]
-        d = np.minimum(payments[:, t], np.maximum(owed, 0.0))
-        owed -= d
-        dist[:, t] = d
-    return dist
-
-
-def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share: np.ndarray | float,
-        commitment=None, upfront: bool = False, fee_per_period=0.0, return_cap_per_period=None,
-        excess_to: str = "commissioner", guarantee_share=0.0) -> CashFlows:
-    """Cash flows of a SIB for ``(n, T)`` delivery ``costs`` and outcome ``payments``.
-
-    ``payer_share`` is the local commissioner's share of each outcome payment;
-    the rest is paid by a central outcomes fund.
-    """
+    costs = np.asarray(costs, dtype=float)
+    payments = np.asarray(payments, dtype=float)
     n, T = costs.shape
-    col = lambda x: x[:, None] if isinstance(x, np.ndarray) else x  # noqa: E731
-    fee = np.broadcast_to(col(fee_per_period), (n, T)).astype(float)
-    needs = costs + fee
-    if upfront:
-        if commitment is None:
-            raise ValueError("finance.sib.drawdown: 'upfront' needs a capital_commitment")
-        drawdowns = np.zeros((n, T))
-        drawdowns[:, 0] = commitment
-        spent = np.minimum(np.cumsum(needs, axis=1), col(commitment))
-        returned = np.zeros((n, T))
-        returned[:, -1] = commitment - spent[:, -1]
-    else:
-        drawdowns = needs if commitment is None else np.diff(
-            np.minimum(np.cumsum(needs, axis=1), col(commitment)), axis=1, prepend=0.0)
-        returned = np.zeros((n, T))
-    if return_cap_per_period is None:
-        dist = payments.copy()
-    else:
-        dist = _capped_distributions(payments, drawdowns - returned, return_cap_per_period)
-    excess = payments - dist
-    principal = drawdowns.sum(axis=1) - returned.sum(axis=1)
-    loss = np.maximum(principal - dist.sum(axis=1), 0.0)
-    guarantee = np.zeros((n, T))
-    guarantee[:, -1] = np.broadcast_to(guarantee_share, (n,)) * loss
-    share = col(payer_share)
-    flows = {
-        "investor": -drawdowns + returned + dist + guarantee,
-        "commissioner": -share * payments + (excess if excess_to == "commissioner" else 0.0),
-        "outcome_fund": -(1 - share) * payments,
-        "provider": drawdowns - returned - costs - fee + (excess if excess_to == "provider" else 0.0),
-        "intermediary": fee,
-        "guarantor": -guarantee,
-        "delivery": costs,
-    }
-    return CashFlows(flows, {
-        "investor_drawdowns": drawdowns.sum(axis=1) - returned.sum(axis=1),
-        "investor_distributions": dist.sum(axis=1),
+    J = len(holders)
+    principal = _per_trial(principal, n, J)
+    rate = _per_trial(coupon_per_period, n, J)
+    capped = ~np.isnan(rate)
+    rate = np.where(capped, rate, 0.0)
+    gshare = _per_trial(guarantee_share, n, J)
+    investor = np.array([h == "investor" for h in holders])
+    room = principal.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(np.isinf(room)[:, None], np.isinf(principal) / np.isinf(principal).sum(axis=1, keepdims=True),
+                          principal / np.where(room > 0, room, 1.0)[:, None])
+    fee = np.broadcast_to(np.asarray(fee_per_period, dtype=float)[..., None] if np.ndim(fee_per_period) else
+                          float(fee_per_period), (n, T))
+    need_all = costs + fee
+    sched = np.zeros(T)
+    if drawdown == "schedule":
+        s = np.asarray(schedule, dtype=float)[:T]
+        sched[: len(s)] = s
+    ifs = _per_trial(intermediary_fee_share, n)
+    keep = 1.0 - _per_trial(pass_through_share, n)
+
+    owed = np.where(capped, 0.0, np.inf)
+    drawn = np.zeros((n, J))
+    got = np.zeros((n, J))
+    held_pay = np.zeros(n)  # recycled outcome payments not yet spent
+    held_cap = np.zeros(n)  # drawn capital not yet spent
+    draws = np.zeros((n, J, T))
+    dist = np.zeros((n, J, T))
+    kept_in, kept_out, bypass, residual, ifee = (np.zeros((n, T)) for _ in range(5))
+    for t in range(T):
+        owed *= 1.0 + rate
+        need = need_all[:, t].copy()
+        use = np.minimum(held_pay, need)
+        held_pay -= use
+        need -= use
+        if drawdown == "as_needed":
+            d = np.minimum(np.maximum(need - held_cap, 0.0), room)
+        elif drawdown == "upfront":
+            d = room.copy() if t == 0 else np.zeros(n)
+        else:
+            d = np.minimum(sched[t], room)
+        room -= d
+        held_cap += d
+        held_cap -= np.minimum(held_cap, need)
+        dj = d[:, None] * weight
+        draws[:, :, t] = dj
+        drawn += dj
+        owed += dj
+        p = payments[:, t]
+        ifee[:, t] = ifs * p
+        rest = p - ifee[:, t]
+        bypass[:, t] = np.where((owed > 0).any(axis=1), keep * rest, 0.0)
+        rest = rest - bypass[:, t]
+        if recycle_until is not None and t <= recycle_until and t < T - 1:
+            held_pay += rest
+            kept_in[:, t] = rest
+            continue
+        kept_out[:, t] = held_pay
+        avail = rest + held_pay
+        held_pay = np.zeros(n)
+        paid = waterfall(avail, owed)
+        owed -= paid
+        got += paid
+        dist[:, :, t] = paid
+        residual[:, t] = avail - paid.sum(axis=1)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returned = np.where(drawn > 0, held_cap[:, None] * drawn / drawn.sum(axis=1, keepdims=True), 0.0)
+    guarantee = gshare * np.maximum(drawn - returned - got, 0.0)
+    tranche = dist - draws
+    tranche[:, :, -1] += returned + guarantee
+    inv = tranche[:, investor].sum(axis=1)
+    prov_tranche = dist[:, ~investor].sum(axis=1)
+    prov_tranche[:, -1] += guarantee[:, ~investor].sum(axis=1)
+    ret_inv = np.zeros((n, T))
+    ret_inv[:, -1] = returned[:, investor].sum(axis=1)
+    refund = bypass + (residual if excess_to == "commissioner" else 0.0)
+    share = np.asarray(payer_share, dtype=float)
+    share = share[:, None] if share.ndim else share
+    guar = np.zeros((n, T))
+    guar[:, -1] = -guarantee.sum(axis=1)
+    extra = {
+        "investor_drawdowns": (drawn - returned)[:, investor].sum(axis=1),
+        "investor_distributions": got[:, investor].sum(axis=1),
         "guarantee_paid": guarantee.sum(axis=1),
-        "excess_payments": excess.sum(axis=1),
-    })
+        "excess_payments": residual.sum(axis=1),
+        "recycled_payments": kept_in.sum(axis=1),
+    }
+    for j, (h, nm) in enumerate(zip(holders, names or ())):
+        extra[f"{h}_{nm}_drawdowns"] = drawn[:, j] - returned[:, j]
+        extra[f"{h}_{nm}_distributions"] = got[:, j]
+    return cash_flows(
+        (n, T),
+        investor=inv,
+        commissioner=-share * (payments - refund),
+        outcome_fund=-(1 - share) * (payments - refund),
+        provider=(draws[:, investor].sum(axis=1) - need_all + kept_in - kept_out - ret_inv + prov_tranche
+                  + (residual if excess_to == "provider" else 0.0)),
+        intermediary=fee + ifee,
+        guarantor=guar,
+        delivery=costs,
+        extra=extra,
+        parts={f"{h}.{nm}": tranche[:, j] for j, (h, nm) in enumerate(zip(holders, names or ()))},
+    )
