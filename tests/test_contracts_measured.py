@@ -1,0 +1,119 @@
+"""The shipped measured contracts against what their sources published (../shared/CASES.md).
+
+Peterborough: the cohort 1 result (142 against 155 reconviction events per 100,
+-8.4%) is below the 10% cohort trigger; the pooled -9% clears the 7.5% one; the
+price per event avoided is calibrated so that a measured pooled 9% returns
+investors 3% a year. Rikers Island: with no effect investors keep 75% of
+principal (the guarantee); at each published reduction the investors' IRR is the
+published one once measurement noise is removed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sibsim
+from helpers import ROOT
+from sibsim.measure import rules
+from sibsim.spec import to_dict, validate
+
+PETERBOROUGH = ROOT / "scenarios" / "peterborough.yaml"
+RIKERS = ROOT / "scenarios" / "rikers.yaml"
+
+
+def noise_free(path, **params):
+    """The scenario measured by an estimate with a tiny standard error, parameters fixed."""
+    d = to_dict(sibsim.load(path))
+    for mo in d["measurement"]["outcomes"]:
+        mo["design"] = {"kind": "estimate", "se": 1e-6}
+    return validate(d).with_params(**params)
+
+
+def point(sc, name):
+    return next(p for p in sc.measurement.points if p.name == name)
+
+
+# --- Peterborough ----------------------------------------------------------------------------
+
+def test_peterborough_cohort_1_result_does_not_trigger():
+    sc = sibsim.load(PETERBOROUGH)
+    p = point(sc, "cohort_1")
+    imp, diff = rules.improvement(np.array([1.42]), np.array([1.55]), "reduce")
+    assert imp[0] == pytest.approx(0.0839, abs=5e-4)  # 13 / 155: reported as -8.4%
+    assert rules.gross(imp, diff, np.array([1000.0]), trigger=p.trigger, price_per_unit=19_360.0)[0] == 0
+
+
+def test_peterborough_pooled_nine_percent_pays():
+    sc = sibsim.load(PETERBOROUGH)
+    p = point(sc, "pooled")
+    r_c = np.array([1.55])
+    r_x = r_c * (1 - 0.09)
+    imp, diff = rules.improvement(r_x, r_c, "reduce")
+    assert imp[0] == pytest.approx(0.09)
+    price = sc.parameters["price_per_event_avoided"]
+    pay = rules.gross(imp, diff, np.array([2000.0]), trigger=p.trigger, price_per_unit=price)
+    assert pay[0] == pytest.approx(price * 0.09 * 1.55 * 2000)  # 279 events avoided
+    # and the pooled point pays only what the cohort points have not already paid
+    assert p.net_of == ("cohort_1", "cohort_2")
+
+
+def test_peterborough_price_is_the_three_percent_calibration():
+    # drawdowns of GBP 290,000 at the end of quarters 0..15, one payment at the end of quarter 28:
+    # the payment that returns 3% a year, over the 279 events a pooled 9% fall avoids (1.55 x 2,000 x 9%)
+    sc = sibsim.load(PETERBOROUGH)
+    q = 1.03 ** 0.25 - 1
+    payment = sum(290_000 * (1 + q) ** (28 - t) for t in range(16))
+    assert sc.parameters["price_per_event_avoided"] == pytest.approx(payment / (0.09 * 1.55 * 2000), rel=1e-3)
+
+
+def test_peterborough_pooled_nine_percent_returns_about_three_percent_a_year():
+    # effect fixed so the pooled intention-to-treat fall is 9% (80% engaged, 11.25% among them)
+    sc = noise_free(PETERBOROUGH, engagement=0.8, reconviction_reduction=0.09 / 0.8, reconviction_events_mu0=1.55)
+    run = sibsim.simulate(sc, trials=1000, seed=5)
+    pooled = run.metrics["measurement.pooled.measured_improvement"]
+    assert np.median(pooled) == pytest.approx(0.09, abs=0.002)
+    assert np.median(run.metrics["investor_irr"]) == pytest.approx(0.03, abs=0.002)
+    assert run.indicators["measurement.cohort_1_triggered"].mean() < 0.2  # 9% rarely clears 10% in one cohort
+
+
+def test_peterborough_measurement_risk_is_reported():
+    run = sibsim.simulate(sibsim.load(PETERBOROUGH), trials=2000, seed=8)
+    p = run.probabilities()
+    assert p["measurement.pay_when_no_effect"]["p"] < 0.05  # paying for nothing is rare with 10 matches each
+    assert 0.05 < p["measurement.no_pay_at_target"]["p"] < 0.35
+    for name in ("cohort_1", "cohort_2", "pooled"):
+        assert f"measurement.{name}_triggered" in p
+        assert f"measurement.{name}.measured_improvement" in run.metrics
+    # any_payment holds exactly when some measured payment is made (the rate card pays nothing)
+    np.testing.assert_array_equal(run.indicators["any_payment"], run.metrics["measurement.payments"] > 0)
+
+
+# --- Rikers Island ---------------------------------------------------------------------------
+
+def test_rikers_no_effect_leaves_investors_three_quarters_of_principal():
+    run = sibsim.simulate(noise_free(RIKERS, bed_days_reduction=0.0, baseline_drift=0.0), trials=200, seed=1)
+    m = run.metrics
+    np.testing.assert_allclose(m["investor_drawdowns"], 9.6e6)
+    np.testing.assert_allclose(m["outcome_payments"], 0.0)
+    np.testing.assert_allclose(m["guarantee_paid"], 7.2e6)
+    np.testing.assert_allclose(m["investor_net_gain"], -0.25 * m["investor_drawdowns"])  # max loss USD 2.4m
+
+
+def test_rikers_shipped_design_loses_a_quarter_whenever_nothing_is_paid():
+    run = sibsim.simulate(sibsim.load(RIKERS), trials=1000, seed=2)
+    m = run.metrics
+    none = m["outcome_payments"] == 0
+    assert 0 < none.mean() < 1
+    np.testing.assert_allclose(m["investor_net_gain"][none], -2.4e6)
+    assert m["investor_net_gain"].max() == pytest.approx(11_713_376 - 9.6e6)  # max profit about 2.1m
+
+
+@pytest.mark.parametrize("reduction, irr", [(0.10, 0.0), (0.11, 0.012), (0.12, 0.015), (0.13, 0.019),
+                                            (0.16, 0.033), (0.20, 0.051)])
+def test_rikers_published_irr_at_each_reduction(reduction, irr):
+    # a hair above each published reduction, so realised noise (thinning of ~450,000 bed days) stays above it
+    sc = noise_free(RIKERS, bed_days_reduction=reduction + 0.002, baseline_drift=0.0)
+    run = sibsim.simulate(sc, trials=100, seed=3)
+    assert run.metrics["measurement.final.measured_improvement"].min() >= reduction
+    assert np.median(run.metrics["investor_irr"]) == pytest.approx(irr, abs=5e-4)
