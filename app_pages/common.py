@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ import streamlit as st
 import sibsim
 from sibsim import spec
 from sibsim.errors import ScenarioError, SibsimError
+from sibsim.metrics import probability, summarise
 from sibsim.plots import runs as plots
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,27 +123,33 @@ def parse_value(text: str):
 
 
 def finance_models() -> list[str]:
-    """The finance models the scenario schema allows (``finance.model``)."""
-    from sibsim.spec.model import Finance
+    """The finance models sibsim can evaluate (``sibsim.finance.MODELS``, else the schema's ``finance.model``)."""
+    try:
+        from sibsim.finance import MODELS
 
-    return list(typing.get_args(Finance.model_fields["model"].annotation))
+        return list(MODELS)
+    except ImportError:
+        from sibsim.spec.model import Finance
+
+        return list(typing.get_args(Finance.model_fields["model"].annotation))
 
 
-def with_finance_model(sc: sibsim.Scenario, model: str) -> sibsim.Scenario:
-    """The same scenario under another finance model (validated by spec)."""
-    data = spec.to_dict(sc)
-    data.setdefault("finance", {})["model"] = model
-    return spec.validate(data)
+def own_model(sc: sibsim.Scenario) -> str:
+    return str(getattr(sc.finance, "model", "sib"))
 
 
 # ---------------------------------------------------------------- runs
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def simulate_cached(canonical_json: str, trials: int, seed: int) -> sibsim.Run:
-    """``sibsim.simulate`` of the scenario given by its canonical JSON (cached per process)."""
+def simulate_cached(canonical_json: str, trials: int, seed: int, finance: tuple[str, ...] = ()) -> sibsim.Run:
+    """``sibsim.simulate`` of the scenario given by its canonical JSON (cached per process).
+
+    ``finance``: other finance models to evaluate on the same draws.
+    """
     sc = spec.validate(json.loads(canonical_json))
-    return sibsim.simulate(sc, trials=int(trials), seed=int(seed))
+    extra = {"finance": tuple(finance)} if finance else {}
+    return sibsim.simulate(sc, trials=int(trials), seed=int(seed), **extra)
 
 
 @st.cache_resource(show_spinner=False)
@@ -158,12 +166,57 @@ def warm_up() -> threading.Thread:
     return t
 
 
+@dataclass(frozen=True)
+class ModelView:
+    """One finance model's side of a run that evaluated several on the same draws.
+
+    The engine reports the scenario's own model under plain names and each
+    other model under its prefix (``pbr.investor_irr``); a view strips the
+    prefix so that plots and headline figures read it like a run. Per-period
+    cash (``paths``) is kept for the own model only.
+    """
+
+    run: object
+    model: str
+    metrics: dict
+    indicators: dict
+    paths: dict
+
+    scenario = property(lambda self: self.run.scenario)
+    seed = property(lambda self: self.run.seed)
+    trials = property(lambda self: self.run.trials)
+
+
+def model_views(run, models=None) -> dict[str, object]:
+    """``model -> run or ModelView``: the own model and each other model the run evaluated (or those in ``models``)."""
+    known = set(finance_models())
+    own = own_model(run.scenario)
+
+    def shared(d):  # not of any one model (participants, outcomes, payments)
+        return {k: v for k, v in d.items() if k.partition(".")[0] not in known | {"vfm"}}
+
+    def of(d, m):
+        return {**shared(d), **{k[len(m) + 1:]: v for k, v in d.items() if k.startswith(m + ".")}}
+
+    out = {}
+    for m in [own, *sorted(known - {own})]:
+        if models is not None and m not in models:
+            continue
+        if m == own:
+            out[m] = run
+        elif any(k.startswith(m + ".") for k in run.metrics):
+            out[m] = ModelView(run, m, of(run.metrics, m), of(run.indicators, m), {})
+    return out
+
+
 def run_key(run) -> str:
-    return f"{run.scenario.content_hash}-{run.trials}-{run.seed}"
+    model = f"-{run.model}" if isinstance(run, ModelView) else ""
+    return f"{run.scenario.content_hash}-{run.trials}-{run.seed}{model}"
 
 
 def run_label(run) -> str:
-    return f"{run.scenario.name} · seed {run.seed} · {run.trials:,} trials"
+    model = f" · {run.model}" if isinstance(run, ModelView) else ""
+    return f"{run.scenario.name}{model} · seed {run.seed} · {run.trials:,} trials"
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -173,38 +226,38 @@ def figure_png(key: tuple, _make) -> bytes:
 
 
 def headline(run) -> dict[str, tuple[str, str]]:
-    """label -> (value, help) for the headline figures of a run."""
+    """label -> (value, help) for the headline figures of a run (or of one model's view of it)."""
     cur = plots.currency_symbol(run)
-    s = run.metric_summaries()
-    p = run.probabilities()
+    s = {k: summarise(v) for k, v in run.metrics.items() if "." not in k}
+    p = {k: probability(v) for k, v in run.indicators.items()}
     out = {}
-    m = s["outcome_payments"]
-    out["Expected outcome payments"] = (
-        plots.money(m["mean"], cur),
-        f"Mean over trials ± {plots.money(2 * m['mcse'], cur)} (2 Monte Carlo s.e.); "
-        f"P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
-    if "investor_loss" in p:
-        q = p["investor_loss"]
-        out["P(investor loss)"] = (f"{q['p']:.1%}", f"Share of trials where investors get back less than they put in "
-                                                    f"(± {2 * q['se']:.1%}, 2 s.e.)")
-    irr = s["investor_irr"]
-    out["Median investor IRR"] = (_pct(irr["p50"]), f"Annual; P5 {_pct(irr['p5'])}, P95 {_pct(irr['p95'])}; "
-                                                    f"{irr['nan']:,} trials undefined")
-    g = s["investor_net_gain"]
-    out["Mean investor net gain"] = (plots.money(g["mean"], cur), f"Distributions less drawdowns, mean over trials "
-                                     f"± {plots.money(2 * g['mcse'], cur)} (2 s.e.); P5 {plots.money(g['p5'], cur)}")
-    c = s["cost_per_additional_outcome"]
-    out["Cost per additional outcome"] = (plots.money(c["p50"], cur), f"Median over trials of outcome payments / "
-                                          f"additional outcomes; mean {plots.money(c['mean'], cur)}")
-    d = s["deadweight_share"]
-    out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments that paid for outcomes "
-                                                   "that would have happened anyway")
-    for name, q in p.items():
-        if "insolvency" in name:
-            out["Provider insolvency risk"] = (f"{q['p']:.1%}", f"P({name}) ± {2 * q['se']:.1%} (2 s.e.)")
-    for name, m in s.items():
-        if "insolvency" in name and not any("insolvency" in k for k in p):
-            out["Provider insolvency risk"] = (_pct(m["mean"]), f"mean of {name}")
+    if m := s.get("outcome_payments"):
+        out["Expected outcome payments"] = (
+            plots.money(m["mean"], cur),
+            f"Mean over trials ± {plots.money(2 * m['mcse'], cur)} (2 Monte Carlo s.e.); "
+            f"P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
+    if q := p.get("investor_loss"):
+        out["P(investor loss)"] = (f"{q['p']:.1%}", "Share of trials where investors get back less than they put "
+                                                    f"in (± {2 * q['se']:.1%}, 2 s.e.)")
+    if irr := s.get("investor_irr"):
+        out["Median investor IRR"] = (_pct(irr["p50"]), f"Annual; P5 {_pct(irr['p5'])}, P95 {_pct(irr['p95'])}; "
+                                                        f"{irr['nan']:,} trials undefined")
+    if g := s.get("investor_net_gain"):
+        out["Mean investor net gain"] = (plots.money(g["mean"], cur), "Distributions less drawdowns, mean over "
+                                         f"trials ± {plots.money(2 * g['mcse'], cur)} (2 s.e.); "
+                                         f"P5 {plots.money(g['p5'], cur)}")
+    if c := s.get("cost_per_additional_outcome"):
+        out["Cost per additional outcome"] = (plots.money(c["p50"], cur), "Median over trials of outcome payments"
+                                              f" / additional outcomes; mean {plots.money(c['mean'], cur)}")
+    if d := s.get("deadweight_share"):
+        out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments that paid for outcomes "
+                                                       "that would have happened anyway")
+    for name, q in p.items():  # the own model's, then those of models evaluated on the same draws
+        model, _, what = name.rpartition(".")
+        if what == "insolvency" and model != "vfm":
+            out["Provider insolvency risk" + (f" ({model})" if model else "")] = (
+                f"{q['p']:.1%}", f"P({name}): the provider's cash goes below its overdraft limit "
+                                 f"(± {2 * q['se']:.1%}, 2 s.e.)")
     return out
 
 

@@ -33,7 +33,8 @@ with c1:
     current = st.checkbox("The current scenario", value=False, key="cmp_current", disabled=sc is None)
 with c2:
     if len(models) > 1 and sc is not None:
-        chosen_models = st.multiselect("The current scenario under each finance model", models, key="cmp_models")
+        chosen_models = st.multiselect("The current scenario under each finance model (same draws)", models,
+                                       key="cmp_models")
     else:
         chosen_models = []
         st.caption(f"Finance models in this version: {', '.join(models)}. Other models (payment by results, "
@@ -62,12 +63,14 @@ with st.spinner("Running…"):
                                                            trials, seed)
     if current and sc is not None:
         runs[f"{sc.name} (current)"] = common.simulate_cached(sc.canonical_json(), trials, seed)
-    for m in chosen_models:
+    if chosen_models:  # one run evaluates every model on the same draws
+        others = tuple(m for m in chosen_models if m != common.own_model(sc))
         try:
-            runs[f"{sc.name} · {m}"] = common.simulate_cached(common.with_finance_model(sc, m).canonical_json(),
-                                                              trials, seed)
+            both = common.simulate_cached(sc.canonical_json(), trials, seed, others)
+            for m, view in common.model_views(both, chosen_models).items():
+                runs[f"{sc.name} · {m}"] = view
         except SibsimError as e:
-            st.error(f"Finance model {m}: {e}")
+            st.error(f"Finance models {', '.join(chosen_models)}: {e}")
     for rid in saved:
         runs[f"#{rid} {listed[rid]['name']}"] = common.stored_run(store, rid)
 
@@ -100,9 +103,11 @@ with left:
                     format_func={"loss": "P(loss) vs mean net gain", "irr": "P5 vs median IRR"}.get)
     st.image(common.figure_png((ids, "risk_return", kind), lambda: plots.risk_return(runs, kind=kind)),
              width="stretch")
-if all(plots.has_acceptability_data(r) for r in runs.values()):
+with_vfm = {k: r for k, r in runs.items() if plots.has_acceptability_data(r)}
+if with_vfm:  # only when the runs carry the appraisal's acceptability indicators
     with right:
         st.subheader("Acceptability")
-        st.image(common.figure_png((ids, "acceptability"), lambda: plots.acceptability(runs)), width="stretch")
-        st.caption("Probability that the cost per additional outcome (outcome payments / additional outcomes, "
-                   "all outcomes counted alike) is below a given willingness to pay.")
+        st.image(common.figure_png((tuple(i for i in ids if i[0] in with_vfm), "acceptability"),
+                                   lambda: plots.acceptability(with_vfm)), width="stretch")
+        st.caption("Probability that one option gives more net benefit than another, by willingness to pay per "
+                   "additional outcome (from the scenario's value-for-money appraisal).")

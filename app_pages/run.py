@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 from app_pages import common
@@ -22,15 +23,18 @@ if sc is None:
 
 st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {ss.scenario_source}. "
            "The same scenario, trials and seed always give the same numbers.")
-c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+others = [m for m in common.finance_models() if m != common.own_model(sc)]
+c1, c2, c3, c4 = st.columns([2, 2, 3, 1.2], vertical_alignment="bottom")
 trials = int(c1.number_input("Trials", min_value=100, max_value=200_000, step=1_000, value=ss.opts["trials"],
                              key="trials"))
 seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=ss.opts["seed"], key="seed"))
-ss.opts = {"trials": trials, "seed": seed}
-if c3.button("Run", type="primary", key="go", width="stretch"):
+also = c3.multiselect("Also evaluate (same draws)", others, default=[m for m in ss.opts.get("also", []) if m in others],
+                      key="also", disabled=not others, placeholder="other finance models" if others else "none yet")
+ss.opts = {"trials": trials, "seed": seed, "also": also}
+if c4.button("Run", type="primary", key="go", width="stretch"):
     t0 = time.perf_counter()
     with st.status(f"Simulating {trials:,} trials of {sc.name}…", expanded=False) as status:
-        run = common.simulate_cached(sc.canonical_json(), trials, seed)
+        run = common.simulate_cached(sc.canonical_json(), trials, seed, tuple(also))
         wall = time.perf_counter() - t0
         done = f"Simulated {trials:,} trials in {wall:.2f} s " + (
             f"(engine {run.engine_seconds:.2f} s)" if wall >= run.engine_seconds else "(from the cache)")
@@ -55,6 +59,14 @@ if ss.get("run_t0"):  # just pressed: the status above says how long the engine 
     st.caption(shown.capitalize() + ".")
 elif ss.get("run_note", ("",))[0] == key:
     st.caption(ss.run_note[1] + ".")
+
+views = common.model_views(run)
+if len(views) > 1:
+    st.subheader("Finance models on the same draws")
+    st.dataframe(pd.DataFrame({m: {k: v for k, (v, _) in common.headline(v).items()} for m, v in views.items()}).T,
+                 width="stretch")
+    st.caption(f"The scenario's own model ({common.own_model(sc)}) is shown everywhere below; "
+               "the Compare page puts the models' distributions side by side.")
 
 st.subheader("Distributions")
 a, b = st.columns(2)

@@ -191,13 +191,32 @@ def test_compare_two_runs(app):
     assert len(table) == 2 and "P(investor loss)" in table.columns
     loss = [float(v.rstrip("%")) for v in table["P(investor loss)"]]
     assert loss[1] <= loss[0]  # a guarantee never makes a loss likelier (same draws)
-    assert len(app.image) == 3  # overlaid distributions, risk-return, acceptability
+    vfm = any(k.startswith("vfm.") for k in app.session_state["run"].indicators)
+    assert len(app.image) == 2 + vfm  # overlaid distributions, risk-return (acceptability if the data exists)
     app.selectbox(key="cmp_metric").select("outcome_payments").run()
     app.radio(key="cmp_rr").set_value("irr").run()
-    assert len(ok(app).image) == 3
+    assert len(ok(app).image) == 2 + vfm
     # a shipped scenario run here on the same seed joins them
     app.multiselect(key="cmp_shipped").select("benchmark").run()
     assert len(ok(app).dataframe[0].value) == 3
+
+
+def test_finance_models_on_the_same_draws(app):
+    models = list(getattr(pytest.importorskip("sibsim.finance"), "MODELS", ["sib"]))
+    if len(models) < 2:
+        pytest.skip("only one finance model in this version")
+    go(app, "compare")
+    app.multiselect(key="cmp_models").set_value(models[:2]).run()
+    table = ok(app).dataframe[0].value
+    assert len(table) == 2 and all(models[i] in table.index[i] for i in range(2))
+    # on the Run page the other models are evaluated alongside, and their insolvency risk is shown
+    go(app, "run")
+    app.number_input(key="trials").set_value(TRIALS)
+    app.multiselect(key="also").set_value([m for m in models if m != "sib"][:1])
+    ok(app.button(key="go").click().run())
+    other = [m for m in models if m != "sib"][0]
+    assert f"Provider insolvency risk ({other})" in {m.label for m in app.metric}
+    assert any(other in str(i) for i in app.dataframe[0].value.index)
 
 
 # ---------------------------------------------------------------- evidence page

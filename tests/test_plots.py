@@ -110,16 +110,24 @@ def test_risk_return_places_each_run(run, run2):
         P.risk_return([run], kind="sharpe")
 
 
-def test_acceptability_rises_from_the_share_paid_nothing_to_one(run, run2):
-    ax = only_axes(P.acceptability({"a": run, "b": run2}))
-    assert len(ax.lines) == 2
-    for line in ax.lines:
-        y = line.get_ydata()
-        assert np.all(np.diff(y) >= 0) and y[-1] <= 1
-        assert y[0] == pytest.approx(0.0)  # every benchmark trial pays something
-    bare = SimpleNamespace(metrics={"investor_irr": np.zeros(3)}, indicators={}, seed=0, trials=3)
-    assert not P.has_acceptability_data(bare)
-    with pytest.raises(UsageError):
+def test_acceptability_reads_the_value_for_money_indicators():
+    rng = np.random.default_rng(0)
+    grid = [0, 5000, 20000]
+    probs = {"sib_better_than_fee": [0.1, 0.4, 0.8], "sib_better_than_nothing": [0.0, 0.5, 0.9]}
+    ind = {f"vfm.{c}@{w}": rng.random(4000) < p for c, ps in probs.items() for w, p in zip(grid, ps)}
+    ind["vfm.sib_better_than_fee"] = np.ones(4000, bool)  # no @: not a point on a curve
+    fake = SimpleNamespace(metrics={}, indicators={**ind, "investor_loss": np.zeros(4000, bool)}, seed=0, trials=4000)
+    curves = P.acceptability_curves(fake)
+    assert set(curves) == set(probs)
+    for c, (w, p) in curves.items():
+        assert list(w) == grid
+        assert p == pytest.approx(probs[c], abs=4 * np.sqrt(0.25 / 4000))
+    ax = only_axes(P.acceptability({"mine": fake}))
+    assert [line.get_label() for line in ax.lines] == ["sib better than fee", "sib better than nothing"]
+    assert list(ax.lines[0].get_xdata()) == grid
+    bare = SimpleNamespace(metrics={}, indicators={"investor_loss": np.zeros(3, bool)}, seed=0, trials=3)
+    assert P.has_acceptability_data(fake) and not P.has_acceptability_data(bare)
+    with pytest.raises(UsageError, match="no run has acceptability data"):
         P.acceptability(bare)
 
 

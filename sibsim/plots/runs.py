@@ -323,43 +323,57 @@ def risk_return(runs, *, kind: str = "loss", figsize=(6.0, 4.0)) -> Figure:
     return fig
 
 
+def acceptability_curves(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``comparison -> (willingness to pay, probability)`` from a run's ``vfm.<comparison>@<wtp>`` indicators.
+
+    The engine's value-for-money appraisal (``sibsim.finance.appraisal``)
+    records, per trial and per willingness to pay ``w`` per additional
+    outcome, whether a model's net benefit beats another's (or nothing);
+    the share of trials is the probability. Empty when the run has none.
+    """
+    points: dict[str, dict[float, float]] = {}
+    for name, ind in run.indicators.items():
+        if name.startswith("vfm.") and "@" in name:
+            comparison, _, w = name[4:].partition("@")
+            try:
+                points.setdefault(comparison, {})[float(w)] = float(np.mean(ind))
+            except ValueError:
+                continue
+    return {c: (np.array(sorted(p)), np.array([p[w] for w in sorted(p)])) for c, p in points.items()}
+
+
 def has_acceptability_data(run) -> bool:
-    return "outcome_payments" in run.metrics and any(k.startswith("additional_outcomes.") for k in run.metrics)
+    return any(k.startswith("vfm.") and "@" in k for k in run.indicators)
 
 
-def acceptability(runs, *, max_price: float | None = None, points: int = 101, figsize=(6.0, 3.4)) -> Figure:
-    """Acceptability curve: P(cost per additional outcome <= lambda) against lambda.
+def acceptability(runs, *, figsize=(6.0, 3.6)) -> Figure:
+    """Acceptability curves: P(one option gives more net benefit than another) against willingness to pay.
 
-    The payer's view of value for money: the share of trials in which
-    ``lambda * additional outcomes >= outcome payments``, for a willingness
-    to pay ``lambda`` per additional outcome (all outcomes counted alike).
-    Trials with no additional outcome are acceptable only if nothing was paid.
+    One line per run and comparison (``sib_better_than_fee``, ...), read
+    from the ``vfm.*@<wtp>`` indicators; runs without them are left out (a
+    UsageError if none has them).
     """
     runs = as_runs(runs)
-    missing = [k for k, r in runs.items() if not has_acceptability_data(r)]
-    if missing:
-        raise UsageError(f"acceptability: no outcome payments or additional outcomes in {', '.join(missing)}")
-    data = {}
-    for label, r in runs.items():
-        add = sum(np.asarray(v, dtype=float) for k, v in r.metrics.items() if k.startswith("additional_outcomes."))
-        data[label] = (add, np.asarray(r.metrics["outcome_payments"], dtype=float))
-    if max_price is None:
-        cpo = np.concatenate([np.where(a > 0, p / np.where(a > 0, a, 1), np.nan) for a, p in data.values()])
-        cpo = cpo[np.isfinite(cpo)]
-        max_price = float(np.percentile(cpo, 99)) * 1.1 if cpo.size else 1.0
-    lam = np.linspace(0, max_price, points)
+    curves = {label: acceptability_curves(r) for label, r in runs.items()}
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        raise UsageError("acceptability: no run has acceptability data (vfm.*@<wtp> indicators)")
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    for i, (label, (add, paid)) in enumerate(data.items()):
-        ok = lam[:, None] * add[None, :] >= paid[None, :]
-        ax.plot(lam, ok.mean(axis=1), color=COLOURS[i % len(COLOURS)], lw=1.8, label=label)
+    i = 0
+    for label, by_comparison in curves.items():
+        for comparison, (w, p) in by_comparison.items():
+            name = comparison.replace("_", " ")
+            ax.plot(w, p, marker="o", ms=3, lw=1.6, color=COLOURS[i % len(COLOURS)],
+                    label=name if len(curves) == 1 else f"{label}: {name}")
+            i += 1
     symbol = currency_symbol(next(iter(runs.values())))
     _format_axis(ax.xaxis, "money", symbol)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("Willingness to pay per additional outcome")
-    ax.set_ylabel("P(cost per additional outcome below it)")
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.set_ylabel("Probability")
+    ax.legend(fontsize=7, loc="best", frameon=False)
     return fig
 
 
