@@ -247,8 +247,12 @@ def headline(run) -> dict[str, tuple[str, str]]:
                                          f"trials ± {plots.money(2 * g['mcse'], cur)} (2 s.e.); "
                                          f"P5 {plots.money(g['p5'], cur)}")
     if c := s.get("cost_per_additional_outcome"):
-        out["Cost per additional outcome"] = (plots.money(c["p50"], cur), "Median over trials of outcome payments"
-                                              f" / additional outcomes; mean {plots.money(c['mean'], cur)}")
+        n = run.trials
+        undefined = f"; undefined in {c['nan']:,} of {n:,} trials (no additional outcome)" if c["nan"] else ""
+        out["Cost per additional outcome"] = (
+            plots.money(c["p50"], cur) if c["nan"] <= n / 2 else "n/a",
+            f"Median over trials of outcome payments / additional outcomes; mean {plots.money(c['mean'], cur)}"
+            + undefined)
     if d := s.get("deadweight_share"):
         out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments that paid for outcomes "
                                                        "that would have happened anyway")

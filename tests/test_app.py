@@ -5,6 +5,8 @@ Runs use a few hundred trials; the evidence base is a SQLite file in a temp dir.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("streamlit")
@@ -63,6 +65,22 @@ def test_scenario_page_starts_from_the_benchmark(app):
     assert app.number_input(key="ed.p.engagement.mean").value == pytest.approx(0.8)
     assert [b.label for b in app.download_button] == ["Download YAML"]
     assert list(app.data_editor[0].value["outcome"]) == [o.name for o in sc.outcomes]
+
+
+SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml")
+                 if p.stem != "benchmark")  # the benchmark is used throughout
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_scenario_loads_runs_and_places(app, name):
+    app.selectbox(key="src_file").select(name).run()
+    sc = ok(app).session_state["scenario"]
+    assert sc == sibsim.load(Path(app.session_state["scenario_source"])) and f"{sc.name}** is valid" in texts(app.success)
+    assert len(app.image) == len(sc.parameters)
+    run(app, trials=300)
+    assert len(app.metric) >= 4 and len(app.image) == 3
+    go(app, "evidence")
+    assert app.image  # where it sits among INDIGO projects
 
 
 def test_selecting_a_shipped_scenario_loads_it(app):
