@@ -4,7 +4,8 @@ MODEL.md s.5; docs/finance.md. Capital comes in tranches (one unlimited
 tranche by default), drawn pro rata to their principal: as costs and the
 intermediary's management fee fall, all up front, or on a schedule. Drawn but
 unspent capital is held by the provider (or the vehicle that contracts it)
-and returned at the horizon. Each period, in this order:
+and returned at the horizon, pro rata, to tranches still owed (up to what
+they are owed; the rest stays with the provider). Each period, in this order:
 
 1. interest accrues on what each tranche is owed (its coupon);
 2. costs are met from recycled outcome payments, then capital held, then new
@@ -130,6 +131,7 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
 
     with np.errstate(invalid="ignore", divide="ignore"):
         returned = np.where(drawn > 0, held_cap[:, None] * drawn / drawn.sum(axis=1, keepdims=True), 0.0)
+    returned = np.minimum(returned, owed)  # a tranche already repaid leaves its share with the provider
     guarantee = gshare * np.maximum(drawn - returned - got, 0.0)
     tranche = dist - draws
     tranche[:, :, -1] += returned + guarantee
