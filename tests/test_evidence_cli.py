@@ -246,7 +246,9 @@ def test_tags_and_notes(capsys, db):
 def test_bad_database_url_is_one_line_naming_it(capsys, argv):
     code, out, err = cli(capsys, *argv, "--db", BAD_PG)
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("sibsim: error: evidence database ")
+    saving = argv[0] == "run"
+    assert err.count("\n") == 1
+    assert err.startswith("sibsim: error: " + ("run not saved: " if saving else "") + "evidence database ")
     assert "postgresql+psycopg2://ann:***@127.0.0.1:1/runs" in err
     assert "s3cret" not in err + out and "Traceback" not in err
 

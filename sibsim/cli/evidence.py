@@ -143,9 +143,12 @@ def _provenance(rec: dict) -> str:
 
 def save_run(run, args) -> int:
     """``sibsim run ... --save``: store the run and its per-trial metrics; print the new id."""
-    with _store(args, create=True) as store:
-        run_id = store.save_run(run.to_dict(), dict(run.metrics), tags=args.tag or [], note=args.note or "")
-        where = store.url
+    try:
+        with _store(args, create=True) as store:
+            run_id = store.save_run(run.to_dict(), dict(run.metrics), tags=args.tag or [], note=args.note or "")
+            where = store.url
+    except UsageError as e:
+        raise UsageError(f"run not saved: {e}") from None
     print(run_id if getattr(args, "quiet", False) else f"saved as run {run_id} in {where}")
     return run_id
 
