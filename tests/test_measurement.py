@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 import sibsim
@@ -94,6 +96,40 @@ def test_settle_caps_net_of_and_contract_total_in_payment_order():
     np.testing.assert_allclose(paid[0], [100, 0])
     np.testing.assert_allclose(paid[1], [30, 80])
     np.testing.assert_allclose(paid[2], [0, 50])
+
+
+money = st.floats(0, 1e7, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.lists(money, min_size=4, max_size=4), min_size=3, max_size=3),
+       st.lists(st.one_of(st.none(), money), min_size=3, max_size=3), st.one_of(st.none(), money),
+       st.lists(st.integers(0, 3), min_size=3, max_size=3), st.booleans())
+def test_settled_payments_never_exceed_caps_nor_go_negative(amounts, caps, cap_total, periods, pooled):
+    a = [np.array(x) for x in amounts]
+    net_of = [[], [], [0, 1] if pooled else []]
+    periods = sorted(periods)  # a point replaces only payments made no later than it
+    paid = rules.settle(a, periods=periods, caps=caps, net_of=net_of, cap_total=cap_total)
+    for x, g, c in zip(paid, a, caps):
+        assert (x >= 0).all() and (x <= g + 1e-6).all()
+        if c is not None:
+            assert (x <= c + 1e-6).all()
+    if cap_total is not None:
+        assert (sum(paid) <= cap_total + 1e-6).all()
+    if pooled and cap_total is None and caps[2] is None:  # total paid: the larger of the cohorts' and the pool's
+        np.testing.assert_allclose(sum(paid), np.maximum(paid[0] + paid[1], a[2]), rtol=1e-9, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=6, unique=True),
+       st.lists(money, min_size=6, max_size=6), st.sampled_from(["step", "linear"]))
+def test_schedules_never_pay_less_for_a_larger_improvement(thr, pay, interpolation):
+    thr = sorted(thr)
+    pay = sorted(pay)[: len(thr)]
+    imp = np.linspace(-0.2, 1.2, 400)
+    out = rules.schedule(imp, thr, pay, interpolation)
+    assert (np.diff(out) >= -1e-6).all() and (out >= 0).all()
+    assert (out[imp < thr[0]] == 0).all() and out[-1] == pytest.approx(pay[-1])
 
 
 # --- the engine, worked by hand ------------------------------------------------------------
