@@ -137,6 +137,17 @@ def test_run_with_set_reruns_identically(capsys, sqlite_db, tmp_path):
     assert json.loads((tmp_path / "again.json").read_text())["metrics"] == json.loads(run_json.read_text())["metrics"]
 
 
+def test_rerun_runs_the_other_finance_models_again(capsys, sqlite_db, tmp_path):
+    run_json = tmp_path / "run.json"
+    run_id = save(capsys, sqlite_db, "--finance", "pbr,fee", out=run_json)
+    expected = json.loads(run_json.read_text())["metrics"]
+    assert any(m.startswith("pbr.") for m in expected) and any(m.startswith("fee.") for m in expected)
+    code, _, err = cli(capsys, "evidence", "rerun", str(run_id), "--db", sqlite_db, "-q",
+                       "--json", str(tmp_path / "again.json"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "again.json").read_text())["metrics"] == expected
+
+
 def test_rerun_reports_numbers_that_differ(capsys, sqlite_db):
     import sibsim
 
