@@ -22,7 +22,9 @@ def per_trial(sc, *, params: dict[str, np.ndarray], pay: Payments, costs: np.nda
     disc = discount_factors(sc.discount_rate_annual, sc.periods_per_year, sc.horizon_periods)
     paid = pay.treated.sum(axis=1)
     paid_cf = pay.counterfactual.sum(axis=1)
-    additional = pay.outcomes_tr - pay.outcomes_cf
+    # additional outcomes: more of an outcome to increase, fewer of one to reduce (outcomes avoided)
+    sign = np.array([1.0 if o.direction == "increase" else -1.0 for o in sc.outcomes])
+    additional = (pay.outcomes_tr - pay.outcomes_cf) * sign
     add_total = additional.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         m = {
