@@ -225,10 +225,15 @@ def _normalise(sc: Scenario, points) -> tuple[list[str], list[dict[str, float]]]
 
 # ---------------------------------------------------------------- execution
 
-def _evaluate(sc: Scenario, point: dict, trials: int, seed: int, reduce: Callable) -> object:
+def _evaluate(sc: Scenario, trials: int, seed: int, reduce: Callable) -> object:
     from .engine import simulate
 
-    return reduce(simulate(apply_point(sc, point), trials=trials, seed=seed, workers=1))
+    return reduce(simulate(sc, trials=trials, seed=seed, workers=1))
+
+
+def _evaluate_indexed(job: tuple) -> tuple[int, object]:
+    i, *args = job
+    return i, _evaluate(*args)
 
 
 def _client(scheduler, workers: int | None):
@@ -260,13 +265,14 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     """
     if not points:
         return
+    # every point's scenario is built and validated here, so a bad value fails before any work starts
+    scs = [apply_point(sc, p) for p in points]
     if scheduler is not None:
         from distributed import as_completed
 
         client, closers = _client(scheduler, workers)
         try:
-            [sc_f] = client.scatter([sc], broadcast=True)
-            futs = [client.submit(_evaluate, sc_f, p, trials, seed, reduce, pure=False) for p in points]
+            futs = [client.submit(_evaluate, s, trials, seed, reduce, pure=False) for s in scs]
             index = {f.key: i for i, f in enumerate(futs)}
             try:
                 for f, res in as_completed(futs, with_results=True):
@@ -281,19 +287,25 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise UsageError(f"workers must be a whole number >= 1; got {workers!r}")
     if workers == 1 or len(points) == 1:
-        for i, p in enumerate(points):
-            yield i, _evaluate(sc, p, trials, seed, reduce)
+        for i, s in enumerate(scs):
+            yield i, _evaluate(s, trials, seed, reduce)
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    ex = ProcessPoolExecutor(max_workers=min(workers, len(points)), mp_context=get_context("fork"))
+    # multiprocessing.Pool forks its workers before starting its own threads; stopped early
+    # (an error, an interrupt, a consumer that stops iterating) it terminates them
+    pool = get_context("fork").Pool(min(workers, len(points)))
+    finished = False
     try:
-        futs = {ex.submit(_evaluate, sc, p, trials, seed, reduce): i for i, p in enumerate(points)}
-        for f in as_completed(futs):
-            yield futs[f], f.result()
+        jobs = [(i, s, trials, seed, reduce) for i, s in enumerate(scs)]
+        yield from pool.imap_unordered(_evaluate_indexed, jobs)
+        finished = True
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
+        pool.join()
 
 
 def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int,

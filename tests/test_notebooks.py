@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
-ENV = {"SIBSIM_NOTEBOOK_TRIALS": "1000", "SIBSIM_NOTEBOOK_SAMPLES": "16"}
+ENV = {"SIBSIM_NOTEBOOK_TRIALS": "1000", "SIBSIM_NOTEBOOK_SAMPLES": "8"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
