@@ -5,7 +5,7 @@ user is editing) and, when that dict validates, as a ``Scenario``
 (``scenario``); ``problems`` holds the ``(field path, message)`` pairs of
 ``sibsim.errors.ScenarioError`` otherwise, so every page can show the same
 message beside the field it concerns. Widget keys of the scenario editor
-start with ``ed.`` and are dropped whenever a new scenario is loaded.
+carry the scenario's version (:func:`ed`), so loading a scenario renews them.
 
 Runs are cached on hashable arguments (canonical JSON, trials, seed) with
 ``st.cache_resource``: a ``Run`` is immutable (read-only arrays), so the
@@ -58,11 +58,20 @@ def init_state() -> None:
 
 
 def set_scenario(sc: sibsim.Scenario, *, source: str) -> None:
-    """Make ``sc`` the current scenario and reset the editor's widgets."""
-    for k in [k for k in ss if isinstance(k, str) and k.startswith("ed.")]:
-        del ss[k]
+    """Make ``sc`` the current scenario; the editor's widgets start afresh (new keys, see :func:`ed`)."""
+    ss.scenario_version = ss.get("scenario_version", 0) + 1
     ss.scenario_source = source
     update(spec.to_dict(sc))
+
+
+def ed(name: str) -> str:
+    """Key of an editor widget for the current scenario.
+
+    The scenario's version is part of the key: a widget whose state is only
+    deleted keeps showing its old value in the browser (and may send it back),
+    while a new key is a new widget that shows the new scenario's value.
+    """
+    return f"ed{ss.get('scenario_version', 0)}.{name}"
 
 
 def update(data: dict) -> None:

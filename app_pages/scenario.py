@@ -62,17 +62,19 @@ def _get(data: dict, path: tuple):
     return data
 
 
-def _edit_field(path: tuple, parse) -> None:
+def _edit_field(path: tuple, parse, key: str) -> None:
+    if key not in ss:  # a late event from the editor of a scenario since replaced
+        return
     data = copy.deepcopy(ss.scenario_data)
-    _set(data, path, parse(ss["ed." + ".".join(path)]))
+    _set(data, path, parse(ss[key]))
     common.update(data)
 
 
 def _entry(name: str) -> dict:
-    kind = ss[f"ed.p.{name}.dist"]
+    kind = ss[common.ed(f"p.{name}.dist")]
     entry = {"dist": kind}
     for field, _, is_list in FIELDS[kind]:
-        v = ss.get(f"ed.p.{name}.{field}")
+        v = ss.get(common.ed(f"p.{name}.{field}"))
         if is_list and isinstance(v, str):
             parts = [common.parse_value(x) for x in v.split(",") if x.strip()]
             v = parts if all(isinstance(x, float) for x in parts) else v
@@ -82,6 +84,8 @@ def _entry(name: str) -> dict:
 
 
 def _edit_param(name: str) -> None:
+    if common.ed(f"p.{name}.dist") not in ss or name not in ss.scenario_data.get("parameters", {}):
+        return
     data = copy.deepcopy(ss.scenario_data)
     data["parameters"][name] = _entry(name)
     common.update(data)
@@ -121,8 +125,9 @@ def _apply_yaml(key: str) -> None:
 
 def text_field(label: str, path: tuple, *, parse=common.parse_value, help: str | None = None) -> None:
     """A text input bound to one scenario field (number or parameter name), with its problems below."""
-    st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key="ed." + ".".join(path),
-                  help=help, on_change=_edit_field, args=(path, parse))
+    key = common.ed(".".join(path))
+    st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key=key,
+                  help=help, on_change=_edit_field, args=(path, parse, key))
     common.show_problems(".".join(path))
 
 
@@ -134,11 +139,11 @@ def param_editor(name: str, entry) -> None:
         with left:
             st.markdown(f"**{name}**")
             kind = st.selectbox("Distribution", PRIOR_KINDS, index=PRIOR_KINDS.index(kind),
-                                key=f"ed.p.{name}.dist", on_change=_edit_param, args=(name,))
+                                key=common.ed(f"p.{name}.dist"), on_change=_edit_param, args=(name,))
             fields = FIELDS[kind]
             for col, (field, required, is_list) in zip(st.columns(len(fields)), fields):
                 hint = None if required else "opt."
-                key = f"ed.p.{name}.{field}"
+                key = common.ed(f"p.{name}.{field}")
                 with col:
                     v = entry.get(field)
                     if is_list:
@@ -208,7 +213,7 @@ with left:
     names = [o.get("name", "?") for o in data.get("outcomes", [])]
     prices = (data.get("rate_card") or {}).get("prices", {})
     table = pd.DataFrame({"outcome": names, "price": [common.value_text(prices.get(o)) for o in names]})
-    edited = st.data_editor(table, key="ed.rate_card", num_rows="fixed", disabled=["outcome"], hide_index=True,
+    edited = st.data_editor(table, key=common.ed("rate_card"), num_rows="fixed", disabled=["outcome"], hide_index=True,
                             column_config={"price": st.column_config.TextColumn(
                                 f"price ({data.get('currency', '')}, or a parameter name)")}, width="stretch")
     # the table's edits are read here rather than in a callback, so that tests can seed them

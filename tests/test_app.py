@@ -40,6 +40,11 @@ def go(at: AppTest, page: str) -> AppTest:
     return ok(at.switch_page(f"app_pages/{page}.py").run())
 
 
+def ed(at: AppTest, name: str) -> str:
+    """Key of a scenario editor widget (it carries the scenario's version)."""
+    return f"ed{at.session_state['scenario_version']}.{name}"
+
+
 def click(at: AppTest, label: str) -> AppTest:
     return ok(next(b for b in at.button if b.label == label).click().run())
 
@@ -61,8 +66,8 @@ def test_scenario_page_starts_from_the_benchmark(app):
     assert app.session_state["scenario"] == sc
     # one prior picture per parameter, one distribution selector per parameter
     assert len(app.image) == len(sc.parameters)
-    assert app.selectbox(key="ed.p.engagement.dist").value == "beta"
-    assert app.number_input(key="ed.p.engagement.mean").value == pytest.approx(0.8)
+    assert app.selectbox(key=ed(app, "p.engagement.dist")).value == "beta"
+    assert app.number_input(key=ed(app, "p.engagement.mean")).value == pytest.approx(0.8)
     assert [b.label for b in app.download_button] == ["Download YAML"]
     assert list(app.data_editor[0].value["outcome"]) == [o.name for o in sc.outcomes]
 
@@ -84,46 +89,46 @@ def test_every_shipped_scenario_loads_runs_and_places(app, name):
 
 
 def test_selecting_a_shipped_scenario_loads_it(app):
-    app.text_input(key="ed.name").set_value("edited").run()
+    app.text_input(key=ed(app, "name")).set_value("edited").run()
     assert ok(app).session_state["scenario"].name == "edited"
     app.selectbox(key="src_file").select("benchmark").run()  # same choice: no change event
     click(app, "Reload (discard edits)")
     assert ok(app).session_state["scenario"].name == "Benchmark employment SIB"
-    assert app.text_input(key="ed.name").value == "Benchmark employment SIB"
+    assert app.text_input(key=ed(app, "name")).value == "Benchmark employment SIB"
 
 
 def test_edit_price_is_validated_beside_the_rate_card(app):
-    app.session_state["ed.rate_card"] = {"edited_rows": {0: {"price": "-5"}}, "added_rows": [], "deleted_rows": []}
+    app.session_state[ed(app, "rate_card")] = {"edited_rows": {0: {"price": "-5"}}, "added_rows": [], "deleted_rows": []}
     ok(app.run())
     assert app.session_state["scenario"] is None
     errors = texts(app.error)
     assert "rate_card.prices.job_entry" in errors and "must be >= 0; got -5.0" in errors
     # a price may name a parameter; an unknown name is refused with the names allowed
-    app.session_state["ed.rate_card"] = {"edited_rows": {0: {"price": "nope"}}, "added_rows": [], "deleted_rows": []}
+    app.session_state[ed(app, "rate_card")] = {"edited_rows": {0: {"price": "nope"}}, "added_rows": [], "deleted_rows": []}
     ok(app.run())
     assert "'nope' is not a parameter" in texts(app.error)
-    app.session_state["ed.rate_card"] = {"edited_rows": {0: {"price": "4200"}}, "added_rows": [], "deleted_rows": []}
+    app.session_state[ed(app, "rate_card")] = {"edited_rows": {0: {"price": "4200"}}, "added_rows": [], "deleted_rows": []}
     ok(app.run())
     assert not app.error
     assert app.session_state["scenario"].rate_card.prices["job_entry"] == 4200
 
 
 def test_edit_prior_and_finance_terms(app):
-    app.number_input(key="ed.p.engagement.sd").set_value(0.6).run()
+    app.number_input(key=ed(app, "p.engagement.sd")).set_value(0.6).run()
     assert "parameters.engagement" in texts(ok(app).error) and "sd must be below" in texts(app.error)
     assert len(app.image) == 7  # no picture of an invalid prior
-    app.number_input(key="ed.p.engagement.sd").set_value(0.1).run()
+    app.number_input(key=ed(app, "p.engagement.sd")).set_value(0.1).run()
     assert not ok(app).error and len(app.image) == 8
     assert app.session_state["scenario"].parameters["engagement"].sd == pytest.approx(0.1)
     # switching the kind keeps the fields the kinds share
-    app.selectbox(key="ed.p.job_entry_uplift.dist").select("lognormal").run()
+    app.selectbox(key=ed(app, "p.job_entry_uplift.dist")).select("lognormal").run()
     assert ok(app).session_state["scenario"].parameters["job_entry_uplift"].dist == "lognormal"
 
-    app.text_input(key="ed.finance.sib.guarantee_share").input("2").run()
+    app.text_input(key=ed(app, "finance.sib.guarantee_share")).input("2").run()
     assert "finance.sib.guarantee_share" in texts(ok(app).error)
-    app.text_input(key="ed.finance.sib.guarantee_share").input("0.5").run()
-    app.text_input(key="ed.finance.sib.capital_commitment").input("1,500,000").run()
-    app.text_input(key="ed.finance.sib.return_cap_annual").input("0.1").run()
+    app.text_input(key=ed(app, "finance.sib.guarantee_share")).input("0.5").run()
+    app.text_input(key=ed(app, "finance.sib.capital_commitment")).input("1,500,000").run()
+    app.text_input(key=ed(app, "finance.sib.return_cap_annual")).input("0.1").run()
     sib = ok(app).session_state["scenario"].finance.sib
     assert (sib.guarantee_share, sib.capital_commitment, sib.return_cap_annual) == (0.5, 1_500_000, 0.1)
 
@@ -187,7 +192,7 @@ def test_run_page_defaults_and_invalid_scenario(app):
     go(app, "run")
     assert app.number_input(key="trials").value == 10_000 and app.number_input(key="seed").value == 1
     go(app, "scenario")
-    app.text_input(key="ed.finance.sib.guarantee_share").input("-1").run()
+    app.text_input(key=ed(app, "finance.sib.guarantee_share")).input("-1").run()
     go(app, "run")
     assert "has problems" in texts(app.warning) and "finance.sib.guarantee_share" in texts(app.warning)
     assert not app.button
@@ -200,8 +205,8 @@ def test_compare_two_runs(app):
     run(app)
     app.button(key="add_compare").click().run()
     go(app, "scenario")
-    app.text_input(key="ed.finance.sib.guarantee_share").input("0.8").run()
-    app.text_input(key="ed.name").input("With guarantee").run()
+    app.text_input(key=ed(app, "finance.sib.guarantee_share")).input("0.8").run()
+    app.text_input(key=ed(app, "name")).input("With guarantee").run()
     run(app)
     app.button(key="add_compare").click().run()
     go(app, "compare")
@@ -270,7 +275,7 @@ def test_open_a_saved_run_and_compare_it(app):
     run(app, seed=7)
     click(app, "Save to evidence base")
     go(app, "scenario")
-    app.text_input(key="ed.name").input("Something else").run()
+    app.text_input(key=ed(app, "name")).input("Something else").run()
     go(app, "evidence")
     ok(app.button(key="ev_open").click().run())  # switches to the Run page
     assert app.session_state["scenario"].name == "Benchmark employment SIB"

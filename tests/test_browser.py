@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import sibsim
+
 pytestmark = pytest.mark.browser
 
 TRIALS_QUICK = 2_000
@@ -125,11 +127,16 @@ def settle(page, ms: int = 600):
 # ---------------------------------------------------------------- journeys
 
 
-def test_pick_scenario_run_and_see_results(server, page):
+def test_pick_scenario_run_and_see_results(server, page, repo_root):
     open_app(page, server)
-    page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario").click()
-    page.get_by_role("option", name="benchmark").click()
-    page.get_by_text("Benchmark employment SIB is valid").wait_for()
+    others = sorted(p.stem for p in (repo_root / "scenarios").glob("*.yaml") if p.stem != "benchmark")
+    for name in [*others[:1], "benchmark"]:
+        page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        title = sibsim.load(repo_root / "scenarios" / f"{name}.yaml").name
+        page.get_by_text(f"{title} is valid").wait_for()
+        settle(page)
+        assert page.get_by_label("Scenario name", exact=True).input_value() == title  # the editor follows
     seconds = run_now(page)  # the default: 10,000 trials, seed 1
     assert seconds < RESULTS_WITHIN_S, f"10,000 trials took {seconds:.2f} s to show"
     assert re.fullmatch(r"£\d[\d.,]*[mk]?", metric(page, "Expected outcome payments"))
