@@ -1,9 +1,11 @@
 """Scenario page: load a shipped or uploaded scenario, edit priors, rate card and finance terms.
 
-Every edit goes through a widget callback that rewrites the scenario dict
-and validates it with ``sibsim.spec.validate``; the problems it reports are
-shown beside the field they name, and the other pages use the scenario once
-it is valid.
+Every edit rewrites the scenario dict and validates it with
+``sibsim.spec.validate`` (through a widget callback; the rate-card table's
+edits are read when it is drawn, then the page reruns); the problems spec
+reports are shown beside the field they name, and the other pages use the
+scenario once it is valid. No scenario logic lives here: the prior kinds and
+their fields are read from ``sibsim.dists``, every check is spec's.
 """
 
 from __future__ import annotations
