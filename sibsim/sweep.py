@@ -426,7 +426,7 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     (parameters or ``price.<outcome>``; see :func:`grid`, :func:`lhs`).
     ``workers``/``scheduler``: see :func:`execute`; the rows do not depend on
     them. ``out`` (.csv or .parquet): resume from and write to this file (see
-    the module docstring). ``callback(row)`` is called after each newly
+    the module docstring); rows it holds for other points are not kept. ``callback(row)`` is called after each newly
     computed point has been journalled.
     """
     import pandas as pd
@@ -449,8 +449,10 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     journal = None
     if out is not None:
         jp = journal_path(out)
-        old = _read_journal(jp)
-        jp.write_text("".join(json.dumps(r) + "\n" for r in old))  # drop any cut-short line
+        if jp.exists() and not jp.read_text().endswith("\n"):  # drop a line cut short, atomically
+            tmp = jp.with_name(f".{jp.name}.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in _read_journal(jp)))
+            os.replace(tmp, jp)
         journal = open(jp, "a")
     bar = _bar(progress, len(keys), len(keys) - len(todo))
     try:
