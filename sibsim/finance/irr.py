@@ -14,8 +14,10 @@ The work is done in u = log(1 + r). For u < 0, NPV is multiplied by
 in [0, 1], so nothing overflows as r -> -1 or for long series. Flows with one
 sign change (the usual invest-then-repay pattern) have exactly one root
 (Descartes' rule of signs), so they use a coarse grid; the rest use a fine
-one. Limitation of any grid search: two roots closer together than a fine
-grid step (0.04 in u) can cancel out and be missed.
+one. Limitations of any grid search: two roots closer together than a fine
+grid step (0.04 in u) can cancel out and be missed, and so can two roots
+below r = -0.99, where (-1, -0.99) is a single bracket. A root with 1 + r
+below float resolution next to -1 comes back as -1.0, as from numpy_financial.
 """
 
 from __future__ import annotations
@@ -74,15 +76,16 @@ def _sign_changes(cf):
 
 
 def _grid(step, max_rate, T):
-    """Grid points u (G,), index g0 of u = 0, and (T, G) weights: NPV on the grid = cf @ V (scaled below r = 0)."""
-    n_neg, n_pos = int(np.ceil(-_U_LOW / step)), int(np.ceil(np.log1p(max_rate) / step))
-    u = np.concatenate(([_U_MIN], np.linspace(_U_LOW, 0.0, n_neg + 1), np.linspace(0.0, np.log1p(max_rate), n_pos + 1)[1:]))
+    """Grid points u (G,), index g0 of u = 0, and (T, G) weights V: cf @ V is NPV on the grid (scaled below r = 0)."""
+    u_top = np.log1p(max_rate)
+    n_neg, n_pos = int(np.ceil(-_U_LOW / step)), int(np.ceil(u_top / step))
+    u = np.concatenate(([_U_MIN], np.linspace(_U_LOW, 0.0, n_neg + 1), np.linspace(0.0, u_top, n_pos + 1)[1:]))
     t = np.arange(T, dtype=np.float64)[:, None]
     return u, n_neg + 1, np.exp(np.where(u < 0, T - 1 - t, -t) * u)
 
 
 def _solve(cf, u, g0, V, tol):
-    """(m,) IRR of rows that change sign: scan the grid, refine the nearest root on each side of 0, keep the nearer."""
+    """(m,) IRR of rows that change sign: find the nearest root on each side of r = 0 and keep the nearer."""
     m, T = cf.shape
     rows = np.arange(m)
     F = cf @ V  # (m, G)
@@ -93,17 +96,17 @@ def _solve(cf, u, g0, V, tol):
     ev[:, :-1] |= (neg[:, :-1] != neg[:, 1:]) & ~zero[:, :-1] & ~zero[:, 1:]
     gp = g0 + ev[:, g0:].argmax(1)  # first event at or above r = 0
     gn = g0 - 1 - ev[:, g0 - 1 :: -1].argmax(1)  # last event below r = 0
-    # NPV = P(1 / (1 + r)), P's k-th coefficient coef[k]. Below r = 0 refine (1 + r)^last NPV, not (1 + r)^(T-1):
-    # trailing zero flows would add a factor of (1 + r) that underflows to exactly 0 as r -> -1
+    # above r = 0: NPV = P(1 / (1 + r)) with coefficients cf_t; below: (1 + r)^last NPV = P(1 + r) with the
+    # flows reversed from the last nonzero one (trailing zeros would add factors of 1 + r that underflow to 0)
     r_pos = _root(np.ascontiguousarray(cf.T), F, u, gp, ev[rows, gp], zero[rows, gp], -1.0, tol)
     src = np.arange(T) - (T - 1 - last)[:, None]
-    cf = np.where(src >= 0, np.take_along_axis(cf, np.maximum(src, 0), axis=1), 0.0)  # shift right to end at t = T-1
+    cf = np.where(src >= 0, np.take_along_axis(cf, np.maximum(src, 0), axis=1), 0.0)  # shifted to end at T-1
     r_neg = _root(np.ascontiguousarray(cf.T)[::-1], F, u, gn, ev[rows, gn], zero[rows, gn], 1.0, tol)
     return np.where(np.isnan(r_pos) | (np.abs(r_neg) < np.abs(r_pos)), r_neg, r_pos)
 
 
 def _root(coef, F, u, g, has, exact, sgn, tol):
-    """(m,) rate at each row's event g: u_g itself if NPV is 0 there, else refined in (u_g, u_g+1); NaN if not ``has``."""
+    """(m,) rate at each row's event g: u_g if NPV is 0 there, else refined in (u_g, u_g+1); NaN if not ``has``."""
     r = np.full(len(g), np.nan)
     hit = has & exact
     r[hit] = np.expm1(u[g[hit]])
@@ -115,7 +118,7 @@ def _root(coef, F, u, g, has, exact, sgn, tol):
 
 
 def _refine(coef, lo, hi, f_lo, f_hi, sgn, tol):
-    """(m,) root in u of g(u) = P(exp(sgn u)), P(y) = sum_k coef[k] y^k, inside brackets (lo, hi) with g(lo) g(hi) < 0.
+    """(m,) root u of g(u) = P(exp(sgn u)), P(y) = sum_k coef[k] y^k, in brackets (lo, hi) with g(lo) g(hi) < 0.
 
     Safeguarded Newton (Numerical Recipes' rtsafe) on all rows at once, P by
     Horner's rule (a loop over periods, not trials). A row stops once its step
@@ -137,7 +140,7 @@ def _refine(coef, lo, hi, f_lo, f_hi, sgn, tol):
         df = sgn * y * d  # dg/du
         left = np.sign(f) == s_lo
         lo, hi = np.where(left, x, lo), np.where(left, hi, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             newton = x - f / df
         bisect = ~((newton >= lo) & (newton <= hi)) | (np.abs(2 * f) > np.abs(dx_old * df))
         x_new = np.where(f == 0, x, np.where(bisect, 0.5 * (lo + hi), newton))
