@@ -259,7 +259,10 @@ def test_bad_database_url_is_one_line_naming_it(capsys, argv):
     assert code == 2
     saving = argv[0] == "run"
     assert err.count("\n") == 1
-    assert err.startswith("sibsim: error: " + ("run not saved: " if saving else "") + "evidence database ")
+    # a run checks its database before simulating: nothing is simulated or written for nothing
+    assert err.startswith("sibsim: error: " + ("run not started: " if saving else "") + "evidence database ")
+    if saving:
+        assert out == ""
     assert "postgresql+psycopg2://ann:***@127.0.0.1:1/runs" in err
     assert "s3cret" not in err + out and "Traceback" not in err
 

@@ -268,7 +268,8 @@ def test_url_resolution(tmp_path, monkeypatch):
     monkeypatch.delenv("SIBSIM_DB", raising=False)
     assert db.resolve_url(None).render_as_string() == "sqlite:///./evidence.db"
     monkeypatch.setenv("SIBSIM_DB", "postgresql://u@h/db")
-    assert db.resolve_url(None).render_as_string() == "postgresql://u@h/db"
+    # a bare postgresql:// URL uses the driver sibsim installs (psycopg2)
+    assert db.resolve_url(None).render_as_string() == "postgresql+psycopg2://u@h/db"
     assert db.resolve_url("sqlite:///x.db").render_as_string() == "sqlite:///x.db"  # explicit beats env
     bare = db.resolve_url(tmp_path / "runs.db")
     assert bare.get_backend_name() == "sqlite" and bare.database == str(tmp_path / "runs.db")
@@ -413,8 +414,10 @@ def test_import_from_csv_export(store):
     assert len(store.reference_table("outcome_payments")) == 2232 - 1067
 
 
-def test_reference_queries_before_import(store):
-    with pytest.raises(UsageError, match="no INDIGO reference data"):
-        store.reference_projects()
-    with pytest.raises(UsageError, match="reference table 'funds' unknown"):
-        store.reference_table("funds")
+def test_reference_queries_before_import(db_url):
+    # a new evidence base loads the shipped snapshot unless asked not to
+    with open_store(db_url, reference=False) as store:
+        with pytest.raises(UsageError, match="no INDIGO reference data"):
+            store.reference_projects()
+        with pytest.raises(UsageError, match="reference table 'funds' unknown"):
+            store.reference_table("funds")

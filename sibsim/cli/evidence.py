@@ -141,6 +141,15 @@ def _provenance(rec: dict) -> str:
 # ---------------------------------------------------------------- commands
 
 
+def check_store(args) -> None:
+    """Open (or create) the evidence base of ``args.db`` before a long run, so a bad URL fails at once."""
+    try:
+        with _store(args, create=True):
+            pass
+    except UsageError as e:
+        raise UsageError(f"run not started: {e}") from None
+
+
 def save_run(run, args) -> int:
     """``sibsim run ... --save``: store the run and its per-trial metrics; print the new id."""
     try:

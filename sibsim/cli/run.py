@@ -86,6 +86,10 @@ def cmd_run(args) -> int:
         if out and not Path(out).resolve().parent.is_dir():
             raise UsageError(f"--{opt} {out}: directory {Path(out).resolve().parent} does not exist")
     sc = load_scenario(args)
+    if getattr(args, "save", False):
+        from .evidence import check_store
+
+        check_store(args)  # a wrong database fails before the simulation, not after
     finance = [f.strip() for f in (args.finance or "").split(",") if f.strip()]
     run = sibsim.simulate(sc, trials=args.trials, seed=args.seed, chunk=args.chunk, workers=args.workers,
                           progress=sys.stderr.isatty() or args.progress, finance=finance)

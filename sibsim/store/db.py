@@ -49,9 +49,13 @@ def resolve_url(url=None) -> URL:
             raise UsageError("evidence database: empty URL; give a SQLAlchemy URL or a SQLite file path")
         return URL.create("sqlite", database=str(Path(raw).expanduser()))
     try:
-        return make_url(raw)
+        parsed = make_url(raw)
     except (exc.ArgumentError, ValueError) as e:
         raise UsageError(f"evidence database {_mask_text(raw)}: malformed URL ({_one_line(e)})") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        # a bare postgresql:// means the driver sibsim ships with (psycopg2), not SQLAlchemy's default
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
 
 
 def masked(url: URL) -> str:
@@ -72,8 +76,11 @@ def _one_line(e: BaseException) -> str:
 def describe_error(url: URL, e: BaseException, what: str = "cannot open") -> UsageError:
     """A one-line UsageError naming the database (password masked) and the cause."""
     reason = _one_line(e)
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
+    if url.password:  # drivers may echo the URL or its password; mask them, but never a bare short word
+        reason = reason.replace(url.render_as_string(hide_password=False), masked(url))
+        pw = str(url.password)
+        if len(pw) >= 6:
+            reason = reason.replace(pw, "***")
     return UsageError(f"evidence database {masked(url)}: {what}: {reason}")
 
 
