@@ -439,3 +439,15 @@ def test_scenario_own_model_can_be_any_model():
         run = sibsim.simulate(scenario(d), trials=200, seed=2, finance=("sib",))
         assert "sib.investor_irr" in run.metrics and "commissioner_cost" in run.metrics
         assert set(run.paths) >= set(PARTIES)
+
+
+@settings(max_examples=50, deadline=None)
+@given(costs=flows_arrays(), payments=flows_arrays(), share_=share)
+def test_the_shortcut_for_one_open_ended_tranche_agrees_with_the_period_loop(costs, payments, share_):
+    fast = sib(costs=costs, payments=payments, payer_share=share_, intermediary_fee_share=0.1)
+    # the same contract with an empty senior tranche in front: two tranches take the general path
+    loop = sib(costs=costs, payments=payments, payer_share=share_, intermediary_fee_share=0.1,
+               principal=np.array([0.0, np.inf]), coupon_per_period=np.array([0.0, np.nan]),
+               holders=("investor", "investor"))
+    for party in PARTIES:
+        np.testing.assert_allclose(fast[party], loop[party], atol=1e-6, err_msg=party)

@@ -143,6 +143,7 @@ def cash_metrics(sc, cf: CashFlows) -> tuple[dict[str, np.ndarray], dict[str, np
         "intermediary_income": cf["intermediary"].sum(axis=1),
         "guarantee_paid": cf.extra.get("guarantee_paid", zero),
         "provider_surplus": cf["provider"].sum(axis=1),
+        "provider_min_cash": np.minimum(np.cumsum(cf["provider"], axis=1).min(axis=1), 0.0),  # if no account
     })
     ind = {}
     for k, v in cf.extra.items():

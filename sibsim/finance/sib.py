@@ -89,45 +89,62 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
     got = np.zeros((n, J))
     held_pay = np.zeros(n)  # recycled outcome payments not yet spent
     held_cap = np.zeros(n)  # drawn capital not yet spent
-    draws = np.zeros((n, J, T))
-    dist = np.zeros((n, J, T))
-    kept_in, kept_out, bypass, residual, ifee = (np.zeros((n, T)) for _ in range(5))
-    for t in range(T):
-        owed *= 1.0 + rate
-        need = need_all[:, t].copy()
-        use = np.minimum(held_pay, need)
-        held_pay -= use
-        need -= use
-        if drawdown == "as_needed":
-            d = np.minimum(np.maximum(need - held_cap, 0.0), room)
-        elif drawdown == "upfront":
-            d = room.copy() if t == 0 else np.zeros(n)
-        else:
-            d = np.minimum(sched[t], room)
-        room -= d
-        held_cap += d
-        held_cap -= np.minimum(held_cap, need)
-        dj = d[:, None] * weight
-        draws[:, :, t] = dj
-        drawn += dj
-        owed += dj
-        p = payments[:, t]
-        ifee[:, t] = ifs * p
-        rest = p - ifee[:, t]
-        bypass[:, t] = np.where((owed > 0).any(axis=1), keep * rest, 0.0)
-        rest = rest - bypass[:, t]
-        if recycle_until is not None and t <= recycle_until and t < T - 1:
-            held_pay += rest
-            kept_in[:, t] = rest
-            continue
-        kept_out[:, t] = held_pay
-        avail = rest + held_pay
-        held_pay = np.zeros(n)
-        paid = waterfall(avail, owed)
-        owed -= paid
-        got += paid
-        dist[:, :, t] = paid
-        residual[:, t] = avail - paid.sum(axis=1)
+    ifee = ifs[:, None] * payments
+    rest_all = payments - ifee
+    simple = drawdown == "as_needed" and recycle_until is None
+    if simple:  # no state in the drawdowns: cumulative need, cut at the commitment
+        d_all = np.diff(np.minimum(np.cumsum(need_all, axis=1), room[:, None]), axis=1, prepend=0.0)
+    if simple and J == 1 and not capped.any() and not keep.any():
+        # one open-ended tranche that gets every payment: nothing carries forward
+        draws = d_all[:, None, :]
+        dist = rest_all[:, None, :]
+        drawn, got = draws.sum(axis=2), dist.sum(axis=2)
+        kept_in = kept_out = bypass = residual = np.zeros((n, T))
+    else:
+        draws_t, dist_t = np.zeros((T, n, J)), np.zeros((T, n, J))
+        kept_in_t, kept_out_t, bypass_t, residual_t = np.zeros((4, T, n))
+        need_t, rest_t = np.ascontiguousarray(need_all.T), np.ascontiguousarray(rest_all.T)
+        d_t = np.ascontiguousarray(d_all.T) if simple else None
+        for t in range(T):
+            owed *= 1.0 + rate
+            need = need_t[t]
+            if simple:
+                d = d_t[t]
+            else:
+                use = np.minimum(held_pay, need)
+                held_pay -= use
+                need = need - use
+                if drawdown == "as_needed":
+                    d = np.minimum(np.maximum(need - held_cap, 0.0), room)
+                elif drawdown == "upfront":
+                    d = room.copy() if t == 0 else np.zeros(n)
+                else:
+                    d = np.minimum(sched[t], room)
+                room -= d
+                held_cap += d
+                held_cap -= np.minimum(held_cap, need)
+            dj = draws_t[t]
+            np.multiply(d[:, None], weight, out=dj)
+            drawn += dj
+            owed += dj
+            rest = rest_t[t]
+            if keep.any():
+                bypass_t[t] = np.where((owed > 0).any(axis=1), keep * rest, 0.0)
+                rest = rest - bypass_t[t]
+            if recycle_until is not None and t <= recycle_until and t < T - 1:
+                held_pay += rest
+                kept_in_t[t] = rest
+                continue
+            kept_out_t[t] = held_pay
+            avail = rest + held_pay
+            held_pay = np.zeros(n)
+            paid = waterfall(avail, owed)
+            owed -= paid
+            got += paid
+            dist_t[t] = paid
+            residual_t[t] = avail - paid.sum(axis=1)
+        draws, dist = draws_t.transpose(1, 2, 0), dist_t.transpose(1, 2, 0)
+        kept_in, kept_out, bypass, residual = (x.T for x in (kept_in_t, kept_out_t, bypass_t, residual_t))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         returned = np.where(drawn > 0, held_cap[:, None] * drawn / drawn.sum(axis=1, keepdims=True), 0.0)
