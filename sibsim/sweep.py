@@ -112,7 +112,8 @@ def check_output(sc: Scenario, output: str, stat: str = "mean", *, option: str =
     metrics, indicators = output_names(sc)
     if output in indicators:
         if stat not in ("p", "se"):
-            raise UsageError(f"{option} {output}: an indicator (a probability); its statistics are p and se; got {stat!r}")
+            raise UsageError(f"{option} {output}: an indicator (a probability); its statistics are p and se; "
+                             f"got {stat!r}")
         return
     if output not in metrics:
         raise UsageError(f"{option} {output!r}: not a metric of scenario '{sc.name}'; metrics: {_list(metrics)}; "

@@ -66,7 +66,8 @@ def sobol_bars(result, *, title: str | None = None) -> Figure:
     w = 0.38
     fig = Figure(figsize=(max(5.0, 0.9 * len(names) + 2), 3.8), layout="constrained")
     ax = fig.subplots()
-    for off, key, colour, lab in ((-w / 2, "S1", "#7570b3", "first order (S1)"), (w / 2, "ST", "#e7298a", "total (ST)")):
+    bars = ((-w / 2, "S1", "#7570b3", "first order (S1)"), (w / 2, "ST", "#e7298a", "total (ST)"))
+    for off, key, colour, lab in bars:
         v = np.array([ind[n][key] for n in names])
         e = np.array([ind[n][f"{key}_conf"] for n in names])
         ax.bar(x + off, v, w, yerr=e, capsize=3, color=colour, label=lab)
