@@ -48,16 +48,19 @@ def main(argv: list[str] | None = None) -> dict:
         return t.user + t.system + t.children_user + t.children_system
 
     def timed(workers):
-        best, best_cpu, df = np.inf, np.inf, None
-        for _ in range(args.repeat):
-            t0, c0 = time.perf_counter(), cpu()
-            df = sweep(sc, points, trials=args.trials, seed=args.seed, workers=workers)
-            best, best_cpu = min(best, time.perf_counter() - t0), min(best_cpu, cpu() - c0)
-        return best, best_cpu, df
+        t0, c0 = time.perf_counter(), cpu()
+        df = sweep(sc, points, trials=args.trials, seed=args.seed, workers=workers)
+        return time.perf_counter() - t0, cpu() - c0, df
 
+    # serial and parallel alternate, best of --repeat each, so a change in the machine's load
+    # during the benchmark falls on both
     load0 = os.getloadavg()[0]
-    t1, c1, d1 = timed(1)
-    tn, cn, dn = timed(args.workers)
+    t1 = c1 = tn = cn = np.inf
+    for _ in range(args.repeat):
+        w, c, d1 = timed(1)
+        t1, c1 = min(t1, w), min(c1, c)
+        w, c, dn = timed(args.workers)
+        tn, cn = min(tn, w), min(cn, c)
     load1 = os.getloadavg()[0]
     pd.testing.assert_frame_equal(d1, dn)
     out = {"points": args.points, "trials_per_point": args.trials, "cores": os.cpu_count(),
