@@ -52,14 +52,12 @@ def _sib(sc, params, costs, payments) -> CashFlows:
             guarantee_share=_cols([value(s.guarantee_share if t.guarantee_share is None else t.guarantee_share,
                                          params) for t in ts], n),
             holders=tuple(t.holder for t in ts), names=tuple(t.name for t in ts))
-    else:
+    else:  # one tranche: the whole commitment, return_cap_annual as its coupon
         terms = dict(
-            principal=np.inf if s.capital_commitment is None else value(s.capital_commitment, params),
-            coupon_per_period=np.nan if s.return_cap_annual is None else
-            _per_period(value(s.return_cap_annual, params), ppy),
-            guarantee_share=value(s.guarantee_share, params))
-    terms = {k: (v[:, None] if isinstance(v, np.ndarray) and v.ndim == 1 and k != "holders" else v)
-             for k, v in terms.items()}
+            principal=_cols([np.inf if s.capital_commitment is None else value(s.capital_commitment, params)], n),
+            coupon_per_period=_cols([np.nan if s.return_cap_annual is None else
+                                     _per_period(value(s.return_cap_annual, params), ppy)], n),
+            guarantee_share=_cols([value(s.guarantee_share, params)], n))
     return sib(costs=costs, payments=payments, payer_share=_payer_share(sc, params), drawdown=s.drawdown,
                schedule=s.drawdown_schedule, fee_per_period=value(s.management_fee_per_period, params),
                intermediary_fee_share=value(s.intermediary_fee_share, params),

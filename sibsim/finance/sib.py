@@ -36,13 +36,8 @@ from .waterfall import waterfall
 
 
 def _per_trial(x, n: int, J: int | None = None) -> np.ndarray:
-    """A scalar, (n,), (J,) or (n, J) term as (n,) or (n, J) float."""
-    a = np.asarray(x, dtype=float)
-    if J is None:
-        return np.broadcast_to(a, (n,)).astype(float)
-    if a.ndim == 1 and a.shape[0] == n and n != J:
-        a = a[:, None]
-    return np.broadcast_to(a, (n, J)).astype(float)
+    """A term as (n,) float (from a scalar or (n,)), or as (n, J) (from a scalar, (J,) or (n, J))."""
+    return np.broadcast_to(np.asarray(x, dtype=float), (n,) if J is None else (n, J)).astype(float)
 
 
 def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=np.inf, coupon_per_period=np.nan,
