@@ -80,7 +80,7 @@ st.image(common.figure_png((key, "fans"), lambda: plots.fan_charts(run, parties)
 quiet = [plots.PARTIES.get(p, p) for p in run.paths if p not in parties and p not in plots.TOTALS]
 st.caption(f"Cumulative net cash per party: median, P25-P75 and P5-P95 across the first "
            f"{len(next(iter(run.paths.values()))):,} trials. "
-           + (f"No cash flows in any trial for: {', '.join(quiet)}." if quiet else ""))
+           + (f"No cash (beyond rounding) in any trial for: {', '.join(quiet)}." if quiet else ""))
 
 st.subheader("Percentiles")
 st.dataframe(common.summary_table(run), width="stretch",

@@ -177,11 +177,12 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
     # two finance models of the current scenario, on the same draws
     models = page.get_by_test_id("stMultiSelect").filter(has_text="under each finance model")
     if models.count():
-        for m in ("sib", "pbr"):
+        for n, m in enumerate(("sib", "pbr"), start=3):
             models.click()
             page.get_by_role("option", name=m, exact=True).click()
             page.keyboard.press("Escape")
-        page.get_by_text("Comparing 4 runs").wait_for()
+            page.get_by_text(f"Comparing {n} runs").wait_for()
+            settle(page)
         assert "With guarantee · pbr" in page.get_by_text("Comparing 4 runs").inner_text()
 
     nav(page, "Evidence base")
@@ -242,7 +243,16 @@ def test_screenshots(server, page, repo_root):
     page.get_by_role("button", name="Add to comparison").click()
     page.get_by_text("2 runs on the Compare page").wait_for()
     nav(page, "Compare")
-    page.get_by_text("Acceptability").first.wait_for()
+    page.get_by_text("Comparing 2 runs").wait_for()
+    settle(page)
+    models = page.get_by_test_id("stMultiSelect").filter(has_text="under each finance model")
+    for n, m in enumerate(("sib", "pbr") if models.count() else (), start=3):
+        models.click()
+        page.get_by_role("option", name=m, exact=True).click()
+        page.keyboard.press("Escape")
+        page.get_by_text(f"Comparing {n} runs").wait_for()
+        settle(page)
+    page.get_by_text("Risk and return").first.wait_for()
     _full_page(page, out / "compare.png")
     nav(page, "Evidence base")
     page.get_by_text("Where the scenario sits").wait_for()

@@ -240,10 +240,14 @@ def fan_chart(run, party: str, *, cumulative: bool = True, figsize=(5.0, 3.0)) -
     return fig
 
 
-def active_parties(run) -> list[str]:
-    """Parties (not the ``TOTALS``) whose kept cash paths are not all zero, in the order of ``PARTIES``."""
+def active_parties(run, *, tolerance: float = 0.5) -> list[str]:
+    """Parties (not the ``TOTALS``) with cash in some trial, in the order of ``PARTIES``.
+
+    Cash within ``tolerance`` (half a currency unit) of zero is rounding left
+    by the waterfall's arithmetic (1e-10), not a flow worth a chart.
+    """
     order = [p for p in PARTIES if p in run.paths] + [p for p in run.paths if p not in PARTIES and p not in TOTALS]
-    return [p for p in order if np.any(np.asarray(run.paths[p]) != 0)]
+    return [p for p in order if np.abs(np.cumsum(np.asarray(run.paths[p], dtype=float), axis=1)).max() > tolerance]
 
 
 def fan_charts(run, parties: Sequence[str] | None = None, *, ncols: int = 3, cumulative: bool = True) -> Figure:
