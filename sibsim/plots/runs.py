@@ -55,6 +55,7 @@ PARTIES = {
     "provider": "Provider",
     "intermediary": "Intermediary",
     "guarantor": "Guarantor",
+    "lender": "Lender",
     "delivery": "Delivery",
 }
 # Run.paths also holds these two totals; they mirror the commissioner's and delivery's cash
