@@ -10,7 +10,7 @@ default), so scenarios that do not use a feature keep their canonical JSON and
 content hash. Numbers are checked here (a share outside [0, 1], a negative
 amount, tranches larger than the capital); checks that need the rest of the
 scenario (parameter names, outcome names, the horizon) are in
-:func:`finance_problems`, which ``spec.load.semantic_problems`` calls.
+:func:`finance_problems`, for ``spec.load.semantic_problems`` to call.
 """
 
 from __future__ import annotations
