@@ -47,7 +47,8 @@ def lcf():
 def test_utah_terms_are_the_published_ones():
     sc = sibsim.load(ROOT / "scenarios" / "utah_preschool.yaml")
     t = sc.finance.sib.tranches
-    assert [(x.name, x.principal, x.coupon_annual) for x in t] == [("senior", 4.6e6, 0.05), ("subordinate", 2.4e6, 0.05)]
+    assert [(x.name, x.principal, x.coupon_annual) for x in t] == [("senior", 4.6e6, 0.05),
+                                                                   ("subordinate", 2.4e6, 0.05)]
     assert sum(x.principal for x in t) == 7e6 and sc.finance.sib.pass_through_share == 0.95
     assert list(sc.participants.starts.per_period)[0] == 595 and sc.currency == "USD"
 

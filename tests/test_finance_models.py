@@ -234,7 +234,8 @@ def test_sib_and_pbr_move_the_same_working_capital(bench_all):
     np.testing.assert_allclose(-m["pbr.provider_min_cash"], m["investor_peak_capital"], rtol=1e-9)
     # the more of the cost is a fee, the less working capital the provider needs, trial by trial
     assert np.all(m["pbr.provider_min_cash"] <= m["hybrid.provider_min_cash"])
-    assert np.all(m["hybrid.provider_min_cash"] <= m["fee.provider_min_cash"]) and np.all(m["fee.provider_min_cash"] == 0)
+    assert np.all(m["hybrid.provider_min_cash"] <= m["fee.provider_min_cash"])
+    assert np.all(m["fee.provider_min_cash"] == 0)
 
 
 @pytest.mark.parametrize("h, other", [(0.0, "pbr"), (1.0, "fee")])

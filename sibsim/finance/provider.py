@@ -54,6 +54,7 @@ def provider_account(cf: CashFlows, *, reserves, overdraft_limit, rate_per_perio
     new["lender"] = cf["lender"] + interest
     limit = np.broadcast_to(np.asarray(overdraft_limit, dtype=float), (n,))
     extra = dict(cf.extra)
-    extra.update(provider_min_cash=np.minimum(np.cumsum(flows, axis=1).min(axis=1), 0.0), provider_min_balance=lowest, provider_peak_overdraft=np.maximum(-lowest, 0.0),
+    extra.update(provider_min_cash=np.minimum(np.cumsum(flows, axis=1).min(axis=1), 0.0),
+                 provider_min_balance=lowest, provider_peak_overdraft=np.maximum(-lowest, 0.0),
                  overdraft_interest=interest.sum(axis=1), insolvency=lowest < -limit)
     return replace(cf, flows=new, extra=extra)

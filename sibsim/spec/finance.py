@@ -123,7 +123,8 @@ class Sib(_M):
                     if abs(s - self.capital_commitment) > 1e-6 * max(1.0, s):
                         more = "more" if s > self.capital_commitment else "less"
                         raise ValueError(f"tranches add up to {s:,.0f}, {more} than capital_commitment "
-                                         f"{self.capital_commitment:,.0f}; they must agree (or omit capital_commitment)")
+                                         f"{self.capital_commitment:,.0f}; they must agree "
+                                         "(or omit capital_commitment)")
                 else:
                     raise ValueError("give the capital either as capital_commitment or as tranches, not both, "
                                      "when either is a parameter")
@@ -264,7 +265,8 @@ def finance_problems(sc) -> list[tuple[str, str]]:
         names = [o.name for o in sc.outcomes]
         for k in a.value_per_outcome:
             if k not in names:
-                probs.append((f"appraisal.value_per_outcome.{k}", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
+                probs.append((f"appraisal.value_per_outcome.{k}",
+                              f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
         for k in a.effect_outcomes or ():
             if k not in names:
                 probs.append(("appraisal.effect_outcomes", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
