@@ -284,10 +284,11 @@ def summary_table(run):
 
 
 def probability_table(run):
-    """run.probabilities() as a DataFrame: one row per indicator, columns p and se."""
+    """run.probabilities() as a DataFrame: one row per indicator (not the points of acceptability curves)."""
     import pandas as pd
 
-    return pd.DataFrame.from_dict(run.probabilities(), orient="index").rename(index=lambda k: k.replace("_", " "))
+    probs = {k: v for k, v in run.probabilities().items() if "@" not in k}
+    return pd.DataFrame.from_dict(probs, orient="index").rename(index=lambda k: k.replace("_", " "))
 
 
 # ---------------------------------------------------------------- evidence base

@@ -103,7 +103,12 @@ with left:
                     format_func={"loss": "P(loss) vs mean net gain", "irr": "P5 vs median IRR"}.get)
     st.image(common.figure_png((ids, "risk_return", kind), lambda: plots.risk_return(runs, kind=kind)),
              width="stretch")
-with_vfm = {k: r for k, r in runs.items() if plots.has_acceptability_data(r)}
+with_vfm = {}  # one entry per distinct run: a model's view and the run it came from share the curves
+for label, r in runs.items():
+    base = getattr(r, "run", r)
+    if plots.has_acceptability_data(base) and all(common.run_key(getattr(o, "run", o)) != common.run_key(base)
+                                                   for o in with_vfm.values()):
+        with_vfm[label] = base
 if with_vfm:  # only when the runs carry the appraisal's acceptability indicators
     with right:
         st.subheader("Acceptability")

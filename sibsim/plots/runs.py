@@ -351,34 +351,36 @@ def has_acceptability_data(run) -> bool:
     return any(k.startswith("vfm.") and "@" in k for k in run.indicators)
 
 
-def acceptability(runs, *, figsize=(6.0, 3.6)) -> Figure:
+def acceptability(runs, *, figsize=None) -> Figure:
     """Acceptability curves: P(one option gives more net benefit than another) against willingness to pay.
 
-    One line per run and comparison (``sib_better_than_fee``, ...), read
-    from the ``vfm.*@<wtp>`` indicators; runs without them are left out (a
-    UsageError if none has them).
+    Read from the ``vfm.*@<wtp>`` indicators: one colour per run, one line
+    style per comparison (``sib_better_than_fee``, ...); the legend sits
+    below the axes. Runs without the indicators are left out (a UsageError
+    if none has them).
     """
     runs = as_runs(runs)
     curves = {label: acceptability_curves(r) for label, r in runs.items()}
     curves = {k: v for k, v in curves.items() if v}
     if not curves:
         raise UsageError("acceptability: no run has acceptability data (vfm.*@<wtp> indicators)")
-    fig = Figure(figsize=figsize, layout="constrained")
+    comparisons = list(dict.fromkeys(c for by in curves.values() for c in by))
+    styles = dict(zip(comparisons, ["-", "--", ":", "-."] * len(comparisons)))
+    n_lines = sum(len(by) for by in curves.values())
+    fig = Figure(figsize=figsize or (6.0, 3.2 + 0.16 * n_lines), layout="constrained")
     ax = fig.add_subplot()
-    i = 0
-    for label, by_comparison in curves.items():
+    for i, (label, by_comparison) in enumerate(curves.items()):
         for comparison, (w, p) in by_comparison.items():
             name = comparison.replace("_", " ")
-            ax.plot(w, p, marker="o", ms=3, lw=1.6, color=COLOURS[i % len(COLOURS)],
+            ax.plot(w, p, marker="o", ms=3, lw=1.6, ls=styles[comparison], color=COLOURS[i % len(COLOURS)],
                     label=name if len(curves) == 1 else f"{label}: {name}")
-            i += 1
     symbol = currency_symbol(next(iter(runs.values())))
     _format_axis(ax.xaxis, "money", symbol)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("Willingness to pay per additional outcome")
     ax.set_ylabel("Probability")
-    ax.legend(fontsize=7, loc="best", frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return fig
 
 
