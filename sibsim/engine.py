@@ -69,7 +69,7 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
                        engaged_starts=cohort.engaged_starts)
     m.update(measured[0])
     ind.update(measured[1])
-    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance)
+    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay)
     m.update(fm)
     ind.update(find)
     m.update(extra)

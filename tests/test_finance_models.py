@@ -327,14 +327,16 @@ def test_acceptability_curve_is_flat_without_an_effect_difference_and_rises_with
     assert "vfm.sib_better_than_fee@50000" in text
 
 
-@pytest.mark.xfail(strict=False, reason="needs sibsim/engine.py simulate_range to pass outcomes=pay to "
-                   "finance.evaluate (one keyword; not this change's file)")
 def test_a_run_carries_the_acceptability_curve_into_its_json():
     d = benchmark_dict()
     d["appraisal"] = {"fee_effect_share": 0.8, "wtp_grid": [0, 10000]}
     data = sibsim.simulate(scenario(d), trials=200, seed=1).to_dict()
     assert "vfm.sib_better_than_fee@10000" in data["probabilities"]
-    assert "commissioner_npv" in data["metrics"]
+    # an NPV needs a value per outcome: without one it is not reported (it would be minus the cost)
+    assert "commissioner_npv" not in data["metrics"]
+    d["appraisal"]["value_per_outcome"] = {"job_entry": 9800}
+    data = sibsim.simulate(scenario(d), trials=200, seed=1).to_dict()
+    assert "commissioner_npv" in data["metrics"] and "vfm.sib_better_than_fee" in data["probabilities"]
 
 
 # --- properties ------------------------------------------------------------------------------------

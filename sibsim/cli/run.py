@@ -11,7 +11,7 @@ from ..errors import UsageError
 KEY_METRICS = [
     "outcome_payments", "counterfactual_payments", "deadweight_share", "cost_per_additional_outcome",
     "delivery_cost", "investor_net_gain", "investor_moic", "investor_irr", "commissioner_cost_pv",
-    "provider_min_cash",
+    "provider_min_cash", "provider_min_balance", "commissioner_npv",
 ]
 
 
@@ -67,8 +67,12 @@ def summary_table(run) -> str:
     lines.insert(1, "-" * len(lines[0]))
     probs = run.probabilities()
     lines.append("")
+    curve = [k for k in probs if k.startswith("vfm.") and "@" in k]
     for k, v in probs.items():
-        lines.append(f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}")
+        if k not in curve:
+            lines.append(f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}")
+    if curve:
+        lines.append(f"(and {len(curve)} acceptability-curve probabilities vfm.*@<willingness to pay> in --json)")
     return "\n".join(lines)
 
 

@@ -155,7 +155,7 @@ def cash_metrics(sc, cf: CashFlows) -> tuple[dict[str, np.ndarray], dict[str, np
                 m[pre + k] = v
             ind[pre + "loss"] = m[pre + "net_gain"] < -1e-9 * np.maximum(d, 1.0)
     ind["investor_loss"] = m["investor_net_gain"] < 0
-    ind["provider_shortfall"] = m["provider_min_cash"] < 0
+    ind["provider_shortfall"] = m["provider_min_cash"] < -0.005  # half a penny: below that is rounding
     return m, ind
 
 

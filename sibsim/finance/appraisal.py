@@ -106,19 +106,23 @@ def vfm_metrics(sc, params, cf: CashFlows, *, model: str, counted: np.ndarray, v
     e = effect_share(sc, params, model)
     outcomes = e * counted
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {
+        out = {
             "additional_outcomes_counted": outcomes,
-            "value_of_additional_outcomes_pv": e * value_pv,
             "public_cost": public.sum(axis=1),
             "public_cost_pv": cost_pv,
-            "commissioner_npv": e * value_pv - cost_pv,
             "cost_per_additional_outcome_pv": np.where(outcomes > 0, cost_pv / outcomes, np.nan),
         }
+    if ap.value_per_outcome:  # an NPV needs values per outcome; without them it would be minus the cost
+        out["value_of_additional_outcomes_pv"] = e * value_pv
+        out["commissioner_npv"] = e * value_pv - cost_pv
+    return out
 
 
 def acceptability_indicators(sc, *, model: str, ours: dict, fee: dict) -> dict[str, np.ndarray]:
     """``vfm.*`` indicators comparing ``model`` (its vfm metrics ``ours``) with fee for service (``fee``)."""
-    out = {f"vfm.{model}_better_than_fee": ours["commissioner_npv"] > fee["commissioner_npv"]}
+    out = {}
+    if "commissioner_npv" in ours:
+        out[f"vfm.{model}_better_than_fee"] = ours["commissioner_npv"] > fee["commissioner_npv"]
     for w in appraisal_of(sc).wtp_grid:
         nb_ours = w * ours["additional_outcomes_counted"] - ours["public_cost_pv"]
         nb_fee = w * fee["additional_outcomes_counted"] - fee["public_cost_pv"]

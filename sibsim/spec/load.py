@@ -127,11 +127,9 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
         a, b = c.fixed_periods
         if not 0 <= a <= b < sc.horizon_periods:
             probs.append(("costs.fixed_periods", f"need 0 <= first <= last < horizon_periods ({sc.horizon_periods}); got [{a}, {b}]"))
-    s = sc.finance.sib
-    ref("finance.sib.capital_commitment", s.capital_commitment, lo=0)
-    ref("finance.sib.management_fee_per_period", s.management_fee_per_period, lo=0)
-    ref("finance.sib.return_cap_annual", s.return_cap_annual, lo=0)
-    ref("finance.sib.guarantee_share", s.guarantee_share, lo=0, hi=1)
+    from .finance import finance_problems
+
+    probs += finance_problems(sc)
     for i, cor in enumerate(sc.correlations):
         if cor.a == cor.b:
             probs.append((f"correlations.{i}", f"a parameter cannot be correlated with itself; got a = b = '{cor.a}'"))
