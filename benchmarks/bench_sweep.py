@@ -9,7 +9,8 @@ function of the point).
 
     .venv/bin/python benchmarks/bench_sweep.py [--points 20] [--trials 2000] [--workers 2] [--repeat 1]
 
-Prints the wall and CPU time of each and the speed-up (the CPU time shows the cost of
+OpenBLAS's own threads compete with the worker processes; compare with
+``OPENBLAS_NUM_THREADS=1`` in the environment. Prints the wall and CPU time of each and the speed-up (the CPU time shows the cost of
 parallelism even on a busy machine); ``--json OUT`` also writes them.
 """
 
@@ -66,8 +67,10 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"points": args.points, "trials_per_point": args.trials, "cores": os.cpu_count(),
            "serial_seconds": t1, "serial_cpu_seconds": c1, "workers": args.workers, "parallel_seconds": tn,
            "parallel_cpu_seconds": cn, "speedup": t1 / tn, "identical": True, "load_average": [load0, load1]}
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    out["openblas_num_threads"] = blas
     print(f"sweep of {args.points} points x {args.trials:,} trials (benchmark scenario, {os.cpu_count()} cores, "
-          f"1-minute load average {load0:.1f} before, {load1:.1f} after)")
+          f"OPENBLAS_NUM_THREADS={blas}, 1-minute load average {load0:.1f} before, {load1:.1f} after)")
     print(f"  1 process:    {t1:6.2f} s wall  {c1:6.2f} s CPU  ({t1 / args.points:.3f} s a point)")
     print(f"  {args.workers} processes:  {tn:6.2f} s wall  {cn:6.2f} s CPU  ({tn / args.points:.3f} s a point)")
     print(f"  speed-up:     {t1 / tn:6.2f}x  (results identical)")
