@@ -111,6 +111,17 @@ def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
     return starts, engaged, metrics
 
 
+_BLAS_LIMIT = None
+
+
+def _one_blas_thread() -> None:
+    """Worker initialiser: the processes already use every core, so BLAS threads only contend."""
+    global _BLAS_LIMIT
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+
+
 def _check_int(name: str, v, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise UsageError(f"{name} must be a whole number >= {lo}; got {v!r}")
@@ -156,7 +167,8 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
         from .kernel import warm
 
         warm()  # forked workers inherit the loaded kernel
-        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork")) as ex:
+        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
+                                 initializer=_one_blas_thread) as ex:
             futs = [ex.submit(simulate_range, sc, seed, a, b, finance) for a, b in ranges]
             for f, (a, b) in zip(futs, ranges):
                 parts.append(f.result())
