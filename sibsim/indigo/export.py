@@ -42,9 +42,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .errors import UsageError
+from ..errors import UsageError
 
-SNAPSHOT_DIR = Path(__file__).parent / "data" / "indigo"
+SNAPSHOT_DIR = Path(__file__).parents[1] / "data" / "indigo"
 
 COLUMNS: dict[str, dict[str, str]] = {
     "projects": {
