@@ -1,6 +1,6 @@
 """``python -m sibsim.indigo build-snapshot SRC_DIR DEST_DIR``."""
 
-from .export import main
+from .snapshot import main
 
 if __name__ == "__main__":
     raise SystemExit(main())
