@@ -9,12 +9,39 @@ every trial's parameters come from one fixed block of uniforms (MODEL.md s.1).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import special
+
+
+_TAIL = 1e-6  # beyond these quantiles the inverse CDF is computed exactly
+_Z = np.linspace(special.ndtri(_TAIL), special.ndtri(1 - _TAIL), 1 << 13)  # table grid, in normal scores
+
+
+@functools.lru_cache(maxsize=256)
+def _beta_table(a: float, b: float) -> np.ndarray:
+    return special.betaincinv(a, b, special.ndtr(_Z))
+
+
+def beta_ppf(a: float, b: float, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of Beta(a, b), tabulated on a grid of normal scores and interpolated.
+
+    ``betaincinv`` costs about 1.5 microseconds a value and large runs draw
+    hundreds of thousands, so each prior's inverse CDF is tabulated once
+    (8,192 points, even in normal scores so the tails are well covered) and
+    interpolated; beyond the 1e-6 quantiles it is computed exactly. The
+    error is far below Monte Carlo error (tests hold it against scipy).
+    """
+    u = np.asarray(u, dtype=float)
+    x = np.interp(special.ndtri(u), _Z, _beta_table(float(a), float(b)))
+    tails = (u < _TAIL) | (u > 1 - _TAIL)
+    if tails.any():
+        x[tails] = special.betaincinv(a, b, u[tails])
+    return x
 
 
 class _Prior(BaseModel):
@@ -140,7 +167,7 @@ class Pert(_Prior):
 
     def ppf(self, u):
         a, b = self._ab
-        return self.low + (self.high - self.low) * special.betaincinv(a, b, np.asarray(u, dtype=float))
+        return self.low + (self.high - self.low) * beta_ppf(a, b, u)
 
     @property
     def mean(self):
@@ -275,7 +302,7 @@ class Beta(_Prior):
 
     def ppf(self, u):
         a, b = self.shape
-        return special.betaincinv(a, b, np.asarray(u, dtype=float))
+        return beta_ppf(a, b, u)
 
     @property
     def mean(self):

@@ -415,3 +415,14 @@ def test_copula_on_a_copy_of_the_benchmark_is_reproducible():
     b = sample_params(validate(d), draw.BlockDraws(9, 0, 2))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("a,b", [(50.4, 12.6), (0.5, 0.5), (2.0, 5.0), (1.0, 1.0), (0.3, 3.0), (200.0, 3.0)])
+def test_tabulated_beta_inverse_cdf_matches_scipy(a, b):
+    from scipy import special
+
+    from sibsim.dists import beta_ppf
+
+    u = np.random.default_rng(7).random(200_000)
+    u[:4] = [0.0, 1e-9, 1 - 1e-9, 1.0]  # the exact tails
+    np.testing.assert_allclose(beta_ppf(a, b, u), special.betaincinv(a, b, u), rtol=0, atol=1e-6)
