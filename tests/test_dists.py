@@ -113,7 +113,8 @@ def test_ppf_samples_follow_the_scipy_distribution(prior, ref):
 
 @pytest.mark.parametrize("prior, ref", [c[1:] for c in CONTINUOUS], ids=[c[0] for c in CONTINUOUS])
 def test_ppf_equals_scipy_quantiles(prior, ref):
-    assert_allclose(prior.ppf(GRID), ref.ppf(GRID), rtol=1e-7, atol=1e-10)
+    # beta and PERT use a tabulated inverse CDF (error < 1e-6, see test_tabulated_beta_...)
+    assert_allclose(prior.ppf(GRID), ref.ppf(GRID), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("prior, ref", [c[1:] for c in CONTINUOUS], ids=[c[0] for c in CONTINUOUS])
