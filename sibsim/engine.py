@@ -164,9 +164,6 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             if bar:
                 bar.update(b - a)
     else:
-        from .kernel import warm
-
-        warm()  # forked workers inherit the loaded kernel
         with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
                                  initializer=_one_blas_thread) as ex:
             futs = [ex.submit(simulate_range, sc, seed, a, b, finance) for a, b in ranges]

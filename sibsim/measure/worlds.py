@@ -41,7 +41,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .. import draw
 from ..cohorts import value
@@ -98,6 +97,8 @@ def _factor(mo, level, size):
 
 def _change(mo, cf_events, intensity, level, group, f, u):
     """Treated events of the engaged: counterfactual events thinned (f < 1) or added to (f > 1)."""
+    from scipy import stats  # imported on use: slow to import, and only measured scenarios need it
+
     f = np.broadcast_to(f, cf_events.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         removed = stats.binom.ppf(u, cf_events, np.clip(1.0 - f, 0.0, 1.0))
