@@ -2,4 +2,4 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("sibsim._kernel", ["sibsim/_kernel.c"], extra_compile_args=["-O3", "-std=c99"])])
+setup(ext_modules=[Extension("sibsim._kernel", ["sibsim/_kernel.c"], extra_compile_args=["-O3", "-std=c99", "-march=native"])])

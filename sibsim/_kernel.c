@@ -30,6 +30,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define G1 0x9E3779B97F4A7C15ULL /* draw within a participant */
@@ -66,8 +67,15 @@ typedef struct {
     int64_t *eng_starts;        /* (n, T) */
 } Pass;
 
-static void run_pass(const Pass *P) {
-    /* everything in locals with restrict: stores through the output pointers must not force reloads */
+/*
+ * Per trial, in two phases. Phase 1 decides every participant's outcomes, one
+ * outcome at a time, in loops over participants with no branches on the
+ * draws, which the compiler vectorises (the hash and the comparisons run
+ * several participants at once). Phase 2 walks the participants once more and
+ * books payments for those who achieved anything (in payment order, under the
+ * per-participant cap). Both phases do the same arithmetic as a single walk.
+ */
+static int run_pass(const Pass *P) {
     const Py_ssize_t n = P->n, N = P->N, K = P->K, L = P->L, T = P->T, ns = P->ns;
     const Py_ssize_t T1 = T + 1;
     const uint64_t key = P->key;
@@ -76,77 +84,118 @@ static void run_pass(const Pass *P) {
     const int by_start = P->by_start;
     const int16_t *restrict start_all = P->start;
     const uint8_t *restrict eng_given = P->eng_given;
-    const int64_t *restrict e = P->e, *restrict p0_all = P->p0, *restrict p1_all = P->p1;
     const int64_t *restrict prereq = P->prereq, *restrict lag_vals = P->lag_vals;
     const int64_t *restrict lag_cdf = P->lag_cdf, *restrict lag_n = P->lag_n;
     const uint8_t *restrict lag_uniform = P->lag_uniform;
-    const double *restrict prices_all = P->prices, *restrict cap_pp = P->cap_pp;
     double *restrict amt = P->amt;
     int64_t *restrict cnt = P->cnt, *restrict ach = P->ach, *restrict ach_start = P->ach_start;
     int64_t *restrict eng_starts = P->eng_starts;
-    int64_t a[2][MAXK], per[MAXK], order[MAXK], ach_tr[MAXK], ach_cf[MAXK];
+
+    /* scratch, per trial: engaged, achieved (treated, counterfactual) and period by outcome and slot */
+    uint8_t *eng = malloc((size_t)N);
+    uint8_t *at = malloc((size_t)(K * N)), *ac = malloc((size_t)(K * N));
+    uint8_t *any = malloc((size_t)N), *active = malloc((size_t)N);
+    int64_t *per = malloc(sizeof(int64_t) * (size_t)(K * N)), *start64 = malloc(sizeof(int64_t) * (size_t)N);
+    Py_ssize_t *idx = malloc(sizeof(Py_ssize_t) * (size_t)(N + 1));
+    if (!eng || !at || !ac || !any || !active || !per || !start64 || !idx) {
+        free(eng); free(at); free(ac); free(any); free(active); free(per); free(start64); free(idx);
+        return -1;
+    }
+    int64_t order[MAXK];
     for (Py_ssize_t i = 0; i < n; i++) {
         const int16_t *restrict start = start_all + (ns > 1 ? i : 0) * N;
-        const double cap = cap_pp[i];
+        const double cap = P->cap_pp[i];
         const int capped = cap < INFINITY;
-        const int64_t *restrict p0 = p0_all + i * K, *restrict p1 = p1_all + i * K;
-        const double *restrict prices = prices_all + i * K;
+        const int64_t *restrict p0 = P->p0 + i * K, *restrict p1 = P->p1 + i * K;
+        const double *restrict prices = P->prices + i * K;
         const uint64_t base = key + (uint64_t)(first_trial + i) * G3;
-        const int64_t e_i = draw_e ? e[i] : 0;
+
+        /* phase 1: engagement, then each outcome for every slot */
+        if (draw_e) {
+            const int64_t e_i = P->e[i];
+            for (Py_ssize_t j = 0; j < N; j++) eng[j] = (int64_t)(mix(base + (uint64_t)j * G2) >> 32) < e_i;
+        } else {
+            for (Py_ssize_t j = 0; j < N; j++) eng[j] = eng_given[i * N + j] != 0;
+        }
+        for (Py_ssize_t j = 0; j < N; j++) {
+            any[j] = 0;
+            start64[j] = start[j];
+            active[j] = start[j] < T;
+        }
+        for (Py_ssize_t k = 0; k < K; k++) {
+            const int64_t q0 = p0[k], q1 = p1[k], pk = prereq[k];
+            const uint64_t off = (uint64_t)(k + 1) * G1;
+            const int64_t lv0 = lag_vals[k * L], nl = lag_n[k];
+            uint8_t *restrict atk = at + k * N, *restrict ack = ac + k * N;
+            int64_t *restrict perk = per + k * N;
+            /* no prerequisite: "achieved it" is whether the slot is active, and timing counts from the start */
+            const uint8_t *restrict atp = pk >= 0 ? at + pk * N : active, *restrict acp = pk >= 0 ? ac + pk * N : active;
+            const int64_t *restrict perp = pk >= 0 ? per + pk * N : start64;
+            int64_t s_tr = 0, s_cf = 0;
+            if (lag_uniform[k]) { /* the common case, without branches: vectorised */
+                for (Py_ssize_t j = 0; j < N; j++) {
+                    const uint64_t h = mix(base + (uint64_t)j * G2 + off);
+                    const int64_t u = (int64_t)(h >> 32), ul = (int64_t)(h & 0xFFFFFFFFULL);
+                    const int64_t t = (u < (eng[j] ? q1 : q0)) & atp[j], c = (u < q0) & acp[j];
+                    const int64_t pr = perp[j] + lv0 + ((ul * nl) >> 32);
+                    perk[j] = pr;
+                    atk[j] = (uint8_t)t;
+                    ack[j] = (uint8_t)c;
+                    any[j] |= (uint8_t)(t | c);
+                    s_tr += t & (pr < T);
+                    s_cf += c & (pr < T);
+                }
+            } else {
+                for (Py_ssize_t j = 0; j < N; j++) {
+                    const uint64_t h = mix(base + (uint64_t)j * G2 + off);
+                    const int64_t u = (int64_t)(h >> 32), ul = (int64_t)(h & 0xFFFFFFFFULL);
+                    const int64_t t = (u < (eng[j] ? q1 : q0)) & atp[j], c = (u < q0) & acp[j];
+                    int64_t m = 0;
+                    for (int64_t mm = 0; mm < nl - 1; mm++) m += ul >= lag_cdf[k * L + mm];
+                    const int64_t pr = perp[j] + lag_vals[k * L + m];
+                    perk[j] = pr;
+                    atk[j] = (uint8_t)t;
+                    ack[j] = (uint8_t)c;
+                    any[j] |= (uint8_t)(t | c);
+                    s_tr += t & (pr < T);
+                    s_cf += c & (pr < T);
+                }
+            }
+            ach[(0 * n + i) * K + k] += s_tr;
+            ach[(1 * n + i) * K + k] += s_cf;
+        }
+
+        /* phase 2: starts, and payments of those who achieved something */
         int64_t *restrict eng_row = eng_starts + i * T;
         double *restrict amt_tr = amt + (0 * n + i) * K * T1, *restrict amt_cf = amt + (1 * n + i) * K * T1;
         int64_t *restrict cnt_tr = counts ? cnt + (0 * n + i) * K * T1 : NULL;
         int64_t *restrict cnt_cf = counts ? cnt + (1 * n + i) * K * T1 : NULL;
-        for (Py_ssize_t k = 0; k < K; k++) ach_tr[k] = ach_cf[k] = 0;
-        for (Py_ssize_t j = 0; j < N; j++) {
-            const int64_t s = start[j];
-            if (s >= T) continue;
-            const uint64_t ctr = base + (uint64_t)j * G2;
-            int eng;
-            if (draw_e) eng = (int64_t)(mix(ctr) >> 32) < e_i;
-            else eng = eng_given[i * N + j] != 0;
-            eng_row[s] += eng;
-            int64_t n_tr = 0, n_cf = 0;
-            /* branch-free on purpose: outcomes are coin flips, so branches on them mispredict */
-            for (Py_ssize_t k = 0; k < K; k++) {
-                const uint64_t h = mix(ctr + (uint64_t)(k + 1) * G1);
-                const int64_t u = (int64_t)(h >> 32);
-                const int64_t q0 = p0[k];
-                const int64_t qt = eng ? p1[k] : q0;
-                int64_t t = u < qt, c = u < q0;
-                const int64_t pk = prereq[k];
-                int64_t b = s;
-                if (pk >= 0) {
-                    t &= a[0][pk];
-                    c &= a[1][pk];
-                    b = per[pk];
+        for (Py_ssize_t j = 0; j < N; j++) eng_row[start[j] < T ? start[j] : 0] += eng[j] & active[j];
+        if (by_start) {
+            for (Py_ssize_t j = 0; j < N; j++) {
+                if (!active[j]) continue;
+                for (Py_ssize_t k = 0; k < K; k++) {
+                    ach_start[((0 * n + i) * K + k) * T + start[j]] += at[k * N + j];
+                    ach_start[((1 * n + i) * K + k) * T + start[j]] += ac[k * N + j];
                 }
-                a[0][k] = t;
-                a[1][k] = c;
-                const int64_t ul = (int64_t)(h & 0xFFFFFFFFULL);
-                int64_t lag;
-                if (lag_uniform[k]) {
-                    lag = lag_vals[k * L] + ((ul * lag_n[k]) >> 32);
-                } else {
-                    int64_t m = 0;
-                    for (int64_t mm = 0; mm < lag_n[k] - 1; mm++) m += ul >= lag_cdf[k * L + mm];
-                    lag = lag_vals[k * L + m];
-                }
-                per[k] = b + lag;
-                const int64_t in_h = per[k] < T;
-                ach_tr[k] += t & in_h;
-                ach_cf[k] += c & in_h;
-                if (by_start) {
-                    ach_start[((0 * n + i) * K + k) * T + s] += t;
-                    ach_start[((1 * n + i) * K + k) * T + s] += c;
-                }
-                n_tr += t;
-                n_cf += c;
             }
-            if (n_tr + n_cf == 0 || (pay_engaged_only && !eng)) continue;
+        }
+        Py_ssize_t n_any = 0; /* the slots with anything to pay, without a branch per slot */
+        for (Py_ssize_t j = 0; j < N; j++) {
+            idx[n_any] = j;
+            n_any += any[j] & (pay_engaged_only ? eng[j] : 1);
+        }
+        for (Py_ssize_t q0 = 0; q0 < n_any; q0++) {
+            const Py_ssize_t j = idx[q0];
+            int64_t n_tr = 0, n_cf = 0;
             int same = 1; /* most participants achieve the same in both worlds: pay once, book twice */
-            for (Py_ssize_t k = 0; k < K; k++) same &= a[0][k] == a[1][k];
+            for (Py_ssize_t k = 0; k < K; k++) {
+                n_tr += at[k * N + j];
+                n_cf += ac[k * N + j];
+                same &= at[k * N + j] == ac[k * N + j];
+            }
             for (int w = 0; w < (same ? 1 : 2); w++) {
+                const uint8_t *restrict aw = w == 0 ? at : ac;
                 const int64_t n_w = w == 0 ? n_tr : n_cf;
                 if (n_w == 0) continue;
                 double *restrict amt_w = w == 0 ? amt_tr : amt_cf;
@@ -154,9 +203,9 @@ static void run_pass(const Pass *P) {
                 if (capped && n_w > 1) {
                     Py_ssize_t m = 0;
                     for (Py_ssize_t k = 0; k < K; k++) { /* insertion sort of achieved outcomes by (period, k) */
-                        if (!a[w][k]) continue;
+                        if (!aw[k * N + j]) continue;
                         Py_ssize_t pos = m;
-                        while (pos > 0 && per[order[pos - 1]] > per[k]) {
+                        while (pos > 0 && per[order[pos - 1] * N + j] > per[k * N + j]) {
                             order[pos] = order[pos - 1];
                             pos--;
                         }
@@ -166,7 +215,7 @@ static void run_pass(const Pass *P) {
                     double running = 0.0;
                     for (Py_ssize_t q = 0; q < m; q++) {
                         const int64_t k = order[q];
-                        int64_t pp = per[k] + pay_lag;
+                        int64_t pp = per[k * N + j] + pay_lag;
                         if (pp > T) pp = T;
                         double left = cap - running;
                         if (left < 0.0) left = 0.0;
@@ -180,25 +229,24 @@ static void run_pass(const Pass *P) {
                         }
                     }
                 } else {
-                    for (Py_ssize_t k = 0; k < K; k++) { /* branch-free: add nothing where not achieved */
-                        int64_t pp = per[k] + pay_lag;
-                        pp = pp > T ? T : pp;
-                        const double pay = (prices[k] < cap ? prices[k] : cap) * (double)a[w][k];
+                    for (Py_ssize_t k = 0; k < K; k++) {
+                        if (!aw[k * N + j]) continue;
+                        int64_t pp = per[k * N + j] + pay_lag;
+                        if (pp > T) pp = T;
+                        const double pay = prices[k] < cap ? prices[k] : cap;
                         amt_w[k * T1 + pp] += pay;
-                        amt_cf[k * T1 + pp] += same ? pay : 0.0;
+                        if (same) amt_cf[k * T1 + pp] += pay;
                         if (counts) {
-                            cnt_w[k * T1 + pp] += a[w][k];
-                            cnt_cf[k * T1 + pp] += same ? a[w][k] : 0;
+                            cnt_w[k * T1 + pp] += 1;
+                            if (same) cnt_cf[k * T1 + pp] += 1;
                         }
                     }
                 }
             }
         }
-        for (Py_ssize_t k = 0; k < K; k++) {
-            ach[(0 * n + i) * K + k] += ach_tr[k];
-            ach[(1 * n + i) * K + k] += ach_cf[k];
-        }
     }
+    free(eng); free(at); free(ac); free(any); free(active); free(per); free(start64); free(idx);
+    return 0;
 }
 
 /* participant_pass(dims, flags, key, first_trial, pay_lag, buffers...) -- see sibsim/kernel.py */
@@ -225,9 +273,11 @@ static PyObject *participant_pass(PyObject *self, PyObject *args) {
         P.prereq = b[5].buf; P.lag_vals = b[6].buf; P.lag_cdf = b[7].buf; P.lag_n = b[8].buf;
         P.lag_uniform = b[9].buf; P.prices = b[10].buf; P.cap_pp = b[11].buf; P.amt = b[12].buf;
         P.cnt = b[13].buf; P.ach = b[14].buf; P.ach_start = b[15].buf; P.eng_starts = b[16].buf;
+        int rc;
         Py_BEGIN_ALLOW_THREADS
-        run_pass(&P);
+        rc = run_pass(&P);
         Py_END_ALLOW_THREADS
+        if (rc) PyErr_NoMemory();
     }
     for (int q = 0; q < 17; q++) PyBuffer_Release(&b[q]);
     if (PyErr_Occurred()) return NULL;
