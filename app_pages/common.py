@@ -234,6 +234,27 @@ def figure_png(key: tuple, _make) -> bytes:
     return plots.to_png(_make())
 
 
+DELIVERY_FIGURES = {  # metric -> (label, format, help)
+    "delivery.mean_wait_periods": ("Mean wait", "{:.2f} periods", "Mean time on the waiting list of those who started"),
+    "delivery.dropouts_waiting": ("Drop-outs while waiting", "{:,.0f}", "People who gave up before a caseworker was free"),
+    "delivery.caseworker_utilisation": ("Caseworker utilisation", "{:.0%}", "Time-average busy slots / slots in post"),
+    "delivery.mean_queue_length": ("Mean waiting list", "{:.1f}", "Time-average number waiting"),
+    "delivery.starts_short_of_plan": ("Starts short of plan", "{:,.0f}",
+                                      "Expected referrals (capped at the contract maximum) less actual starts"),
+}
+
+
+def delivery_figures(run) -> dict[str, tuple[str, str]]:
+    """label -> (value, help) for a run with a delivery section (means over trials); empty otherwise."""
+    out = {}
+    for metric, (label, fmt, help_) in DELIVERY_FIGURES.items():
+        if metric in run.metrics:
+            m = summarise(run.metrics[metric])
+            out[label] = (fmt.format(m["mean"]), f"{help_}; mean over trials, P5 {fmt.format(m['p5'])}, "
+                                                 f"P95 {fmt.format(m['p95'])}")
+    return out
+
+
 def headline(run) -> dict[str, tuple[str, str]]:
     """label -> (value, help) for the headline figures of a run (or of one model's view of it)."""
     cur = plots.currency_symbol(run)

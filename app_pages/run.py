@@ -60,6 +60,11 @@ if ss.get("run_t0"):  # just pressed: the status above says how long the engine 
 elif ss.get("run_note", ("",))[0] == key:
     st.caption(ss.run_note[1] + ".")
 
+if dlv := common.delivery_figures(run):
+    st.subheader("Delivery: referrals, caseworkers and the waiting list")
+    for col, (label, (value, help_)) in zip(st.columns(len(dlv)), dlv.items()):
+        col.metric(label, value, help=help_, border=True)
+
 views = common.model_views(run)
 if len(views) > 1:
     st.subheader("Finance models on the same draws")

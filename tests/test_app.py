@@ -88,6 +88,15 @@ def test_every_shipped_scenario_loads_runs_and_places(app, name):
     assert app.image  # where it sits among INDIGO projects
 
 
+def test_delivery_scenario_shows_its_delivery_metrics(app):
+    app.selectbox(key="src_file").select("homelessness_delivery").run()
+    run(ok(app), trials=60)
+    labels = [m.label for m in app.metric]
+    for label in ("Mean wait", "Drop-outs while waiting", "Caseworker utilisation"):
+        assert label in labels, labels
+    assert "Delivery: referrals, caseworkers and the waiting list" in texts(app.subheader)
+
+
 def test_selecting_a_shipped_scenario_loads_it(app):
     app.text_input(key=ed(app, "name")).set_value("edited").run()
     assert ok(app).session_state["scenario"].name == "edited"
