@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import sibsim  # noqa: E402
 
-TIMEOUT = 60  # seconds per script run (the first one imports numpy, scipy, numba, matplotlib)
+TIMEOUT = 60  # seconds per script run (the first one imports numpy, scipy, matplotlib)
 TRIALS = 500
 
 
