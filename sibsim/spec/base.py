@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
@@ -32,3 +33,22 @@ def FrozenDict(key, value):
 
 class _M(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def check_range(v, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False, what: str = ""):
+    """Range check for a number (a parameter name passes: it is checked against the table later).
+
+    The message says what is allowed; the loader appends the value given.
+    """
+    if v is None or isinstance(v, str):
+        return v
+    note = f" ({what})" if what else ""
+    if not math.isfinite(v):
+        raise ValueError(f"must be a finite number{note}")
+    if lo is not None and (v <= lo if lo_open else v < lo) or hi is not None and v > hi:
+        if hi is None:
+            allowed = f"> {lo}" if lo_open else f">= {lo}"
+        else:
+            allowed = f"between {lo} and {hi}"
+        raise ValueError(f"must be {allowed}{note}")
+    return v

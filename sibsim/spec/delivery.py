@@ -21,28 +21,20 @@ after the list the last entry holds (staff stay to serve the remaining cases).
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Value, _M
+from .base import Value, _M, check_range
 
 
 def _number(field: str, v, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
             what: str = "") -> None:
-    """Raise ValueError naming ``field`` if the number ``v`` is outside the allowed range."""
-    if v is None or isinstance(v, str):
-        return
-    note = f" ({what})" if what else ""
-    if not math.isfinite(v):
-        raise ValueError(f"{field} must be a finite number; got {v}")
-    if lo is not None and (v <= lo if lo_open else v < lo) or hi is not None and v > hi:
-        if hi is None:
-            allowed = f"> {lo}" if lo_open else f">= {lo}"
-        else:
-            allowed = f"between {lo} and {hi}"
-        raise ValueError(f"{field} must be {allowed}{note}; got {v}")
+    """Raise ValueError naming ``field`` and the value if the number ``v`` is outside the allowed range."""
+    try:
+        check_range(v, lo=lo, hi=hi, lo_open=lo_open, what=what)
+    except ValueError as err:
+        raise ValueError(f"{field} {err}; got {v}") from None
 
 
 class Delivery(_M):

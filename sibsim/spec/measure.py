@@ -36,27 +36,9 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import Value, _M
+from .base import check_range as _check
 
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-def _check(v, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False, what: str = ""):
-    """Range check for a number (a parameter name passes: it is checked against the table later).
-
-    The message says what is allowed; the loader appends the value given.
-    """
-    if v is None or isinstance(v, str):
-        return v
-    note = f" ({what})" if what else ""
-    if not math.isfinite(v):
-        raise ValueError(f"must be a finite number{note}")
-    if lo is not None and (v <= lo if lo_open else v < lo) or hi is not None and v > hi:
-        if hi is None:
-            allowed = f"> {lo}" if lo_open else f">= {lo}"
-        else:
-            allowed = f"between {lo} and {hi}"
-        raise ValueError(f"must be {allowed}{note}")
-    return v
 
 
 class MeasuredCohort(_M):
