@@ -290,3 +290,22 @@ def test_shipped_scenario_validates_and_runs(path):
     df = run.to_frame()
     assert len(df) == 300 and "outcome_payments" in df
     assert set(run.to_dict()) >= {"scenario", "seed", "trials", "versions", "metrics", "probabilities", "timing"}
+
+
+def test_compiled_pass_refuses_arrays_of_the_wrong_type_or_shape():
+    from sibsim.kernel import participant_pass
+
+    n, N, K, T = 2, 3, 1, 4
+    i8 = np.int64
+    args = dict(key=np.uint64(1), first_trial=0, start=np.zeros((1, N), np.int16), eng_given=np.zeros((1, 1), bool),
+                e=np.zeros(n, i8), p0=np.zeros((n, K), i8), p1=np.zeros((n, K), i8), prereq=-np.ones(K, i8),
+                lag_vals=np.ones((K, 1), i8), lag_cdf=np.zeros((K, 1), i8), lag_n=np.ones(K, i8),
+                lag_uniform=np.ones(K, bool), prices=np.zeros((n, K)), cap_pp=np.full(n, np.inf), pay_lag=0,
+                pay_engaged_only=False, T=T, counts=False, by_start=False, amt=np.zeros((2, n, K, T + 1)),
+                cnt=np.zeros((2, 1, 1, 1), i8), ach=np.zeros((2, n, K), i8), ach_start=np.zeros((2, 1, 1, 1), i8),
+                eng_starts=np.zeros((n, T), i8))
+    participant_pass(**args)  # the right types run
+    with pytest.raises(ValueError, match="amt must be a C-contiguous float64"):
+        participant_pass(**{**args, "amt": np.zeros((2, n, K, T + 1), np.float32)})
+    with pytest.raises(ValueError, match="p0 must be"):
+        participant_pass(**{**args, "p0": np.zeros((n + 1, K), i8)})
