@@ -307,5 +307,5 @@ def test_compiled_pass_refuses_arrays_of_the_wrong_type_or_shape():
     participant_pass(**args)  # the right types run
     with pytest.raises(ValueError, match="amt must be a C-contiguous float64"):
         participant_pass(**{**args, "amt": np.zeros((2, n, K, T + 1), np.float32)})
-    with pytest.raises(ValueError, match="p0 must be"):
-        participant_pass(**{**args, "p0": np.zeros((n + 1, K), i8)})
+    with pytest.raises(ValueError, match="p1 must be"):
+        participant_pass(**{**args, "p1": np.zeros((n + 1, K), i8)})
