@@ -1,12 +1,12 @@
-"""``sibsim evidence ...`` and ``sibsim run --save``: the evidence base from the command line.
+"""``sibsim evidence ...``, ``sibsim run --save`` and ``sibsim sweep --save``: the evidence base from the command line.
 
 A thin shell over :mod:`sibsim.store`. Every command takes ``--db URL`` (a
 SQLAlchemy URL or a SQLite file; default ``$SIBSIM_DB``, else
 ``./evidence.db``). Commands that only read refuse a SQLite file that does not
 exist rather than create an empty evidence base at a mistyped path; saving a
-run or importing INDIGO creates it. A database that cannot be used, or a run
-id that is not there, is a one-line error naming the database (password
-masked) and exit status 2.
+run or a sweep, or importing INDIGO, creates it. A database that cannot be
+used, or a run or sweep id that is not there, is a one-line error naming the
+database (password masked) and exit status 2.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def _store(args, *, create: bool = False, reference: bool = True):
     url = resolve_url(getattr(args, "db", None))
     if not create and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not Path(url.database).is_file():
-        raise UsageError(f"evidence database {masked(url)}: no such file; `sibsim run FILE --save` creates one")
+        raise UsageError(f"evidence database {masked(url)}: no such file; `sibsim run FILE --save` "
+                         "(or `sibsim sweep ... --save`) creates one")
     store = open_store(url, reference=reference)
     try:
         yield store
@@ -141,13 +142,13 @@ def _provenance(rec: dict) -> str:
 # ---------------------------------------------------------------- commands
 
 
-def check_store(args) -> None:
-    """Open (or create) the evidence base of ``args.db`` before a long run, so a bad URL fails at once."""
+def check_store(args, what: str = "run") -> None:
+    """Open (or create) the evidence base of ``args.db`` before a long run or sweep, so a bad URL fails at once."""
     try:
         with _store(args, create=True):
             pass
     except UsageError as e:
-        raise UsageError(f"run not started: {e}") from None
+        raise UsageError(f"{what} not started: {e}") from None
 
 
 def save_run(run, args) -> int:
@@ -324,6 +325,126 @@ def cmd_import_indigo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- sweeps
+
+
+def save_sweep(sc, table, points, design, args) -> int:
+    """``sibsim sweep ... --save``: store the sweep (provenance, design, results table); print the new id."""
+    from ..store import sweep_record
+
+    record = sweep_record(sc, points, trials=args.trials, seed=args.seed, design=design)
+    try:
+        with _store(args, create=True) as store:
+            sweep_id = store.save_sweep(record, table, tags=args.tag or [], note=args.note or "")
+            where = store.url
+    except UsageError as e:
+        kept = f" (the results are in {args.out})" if getattr(args, "out", None) else ""
+        raise UsageError(f"sweep not saved: {e}{kept}") from None
+    print(sweep_id if getattr(args, "quiet", False) else f"saved as sweep {sweep_id} in {where}")
+    return sweep_id
+
+
+def _sweep_listing(r: dict) -> dict:
+    return {"id": r["id"], "name": r["name"], "hash": r["scenario_hash"], "method": r["method"],
+            "inputs": r["inputs"], "points": r["rows"], "seed": r["seed"], "trials": r["trials"],
+            "tags": r["tags"], "note": r["note"], "created": r["created"].isoformat()}
+
+
+def _describe_design(design: dict) -> str:
+    method, points = design["method"], design["points"]
+    if method == "grid":
+        over = ", ".join(f"{k} ({len(v)} value{'s' if len(v) != 1 else ''})" for k, v in design["values"].items())
+        return f"grid of {len(points)} points over {over}"
+    if method == "lhs":
+        over = ", ".join(f"{k} {lo:g} to {hi:g}" for k, (lo, hi) in design["ranges"].items())
+        return f"Latin hypercube of {design['n']} points over {over}; design seed {design['seed']}"
+    names = ", ".join(points[0]) if points else "(none)"
+    return f"{len(points)} points given one by one, setting {names}"
+
+
+def _sweep_provenance(rec: dict) -> str:
+    v = ", ".join(f"{k} {x}" for k, x in rec["versions"].items())
+    lines = [f"sweep {rec['id']}: {rec['name']}",
+             f"  scenario   {rec['scenario_hash']}, seed {rec['seed']}, {rec['trials']:,} trials per point",
+             f"  design     {_describe_design(rec['design'])}",
+             f"  saved      {rec['created']:%Y-%m-%d %H:%M:%S} UTC with {v}"]
+    if rec["tags"]:
+        lines.append(f"  tags       {', '.join(rec['tags'])}")
+    if rec["note"]:
+        lines.append(f"  note       {rec['note']}")
+    return "\n".join(lines)
+
+
+def cmd_sweeps(args) -> int:
+    with _store(args) as store:
+        found = store.list_sweeps(tag=args.tag, name=args.name)
+        where = store.url
+    if args.json:
+        _print_json([_sweep_listing(r) for r in found])
+        return 0
+    if not found:
+        print(f"no saved sweeps{f' tagged {args.tag!r}' if args.tag else ''} in {where}")
+        return 0
+    rows = [("id", "created (UTC)", "name", "scenario", "design", "points", "seed", "trials", "tags", "note")]
+    for r in found:
+        design = f"{r['method']}: {', '.join(r['inputs'])}"
+        design = design if len(design) <= 40 else design[:39] + "…"
+        note = r["note"] if len(r["note"]) <= 40 else r["note"][:39] + "…"
+        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], design,
+                     f"{r['rows']:,}", str(r["seed"]), f"{r['trials']:,}", ", ".join(r["tags"]), note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) if i in (0, 5, 6, 7) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             .rstrip() for r in rows]
+    lines.insert(1, "-" * max(len(x) for x in lines))
+    print("\n".join(lines))
+    return 0
+
+
+def _export_sweep(args) -> int:
+    import pandas as pd
+
+    opt, out = ("--csv", args.csv) if args.csv else ("--parquet", args.parquet)
+    path = _check_out(opt, out)
+    with _store(args) as store:
+        df = store.get_sweep_table(args.id)
+    # as `sibsim sweep --out` writes it: the points are columns, the row numbers are not
+    index = not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
+    if args.csv:
+        _write_atomic(path, lambda p: df.to_csv(p, index=index))
+    else:
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index))
+    print(f"wrote {len(df):,} points x {df.shape[1]} columns of sweep {args.id} to {out}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    if args.csv or args.parquet:
+        return _export_sweep(args)
+    if args.head < 0:
+        raise UsageError(f"--head must be >= 0; got {args.head}")
+    from .sweep import SHOW
+
+    with _store(args) as store:
+        rec = store.get_sweep(args.id)
+        df = store.get_sweep_table(args.id)
+    head = df.head(args.head)
+    if args.json:
+        _print_json({"id": rec["id"], "name": rec["name"], "scenario": rec["scenario"], "seed": rec["seed"],
+                     "trials": rec["trials"], "versions": rec["versions"], "created": rec["created"].isoformat(),
+                     "tags": rec["tags"], "note": rec["note"], "design": rec["design"], "inputs": rec["inputs"],
+                     "points": len(df), "columns": list(df.columns), "head": head.to_dict("records")})
+        return 0
+    print(_sweep_provenance(rec))
+    print()
+    cols = [c for c in rec["inputs"] if c in df.columns] + [c for c in SHOW if c in df.columns]
+    if args.head and cols:
+        print(head[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    shown = f"first {len(head)} of " if len(head) < len(df) else ""
+    print(f"({shown}{len(df):,} points, {df.shape[1]} columns; all of them: "
+          f"sibsim evidence sweep {rec['id']} --csv OUT)")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -333,9 +454,10 @@ def register(sub) -> None:
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", metavar="URL", help="evidence base: SQLAlchemy URL or SQLite file "
                                                 "(default $SIBSIM_DB, else ./evidence.db)")
-    ev = sub.add_parser("evidence", help="the evidence base: saved runs and INDIGO reference data",
-                        description="Saved runs with their provenance, and INDIGO reference data. "
-                                    "Save a run with `sibsim run FILE --save`.")
+    ev = sub.add_parser("evidence", help="the evidence base: saved runs and sweeps, INDIGO reference data",
+                        description="Saved runs and sweeps with their provenance, and INDIGO reference data. "
+                                    "Save a run with `sibsim run FILE --save`, a sweep with "
+                                    "`sibsim sweep FILE ... --save`.")
     ev.set_defaults(func=lambda _args: (ev.print_help(), 2)[1])
     cmds = ev.add_subparsers(dest="evidence_command", metavar="COMMAND", parser_class=type(ev))
 
@@ -383,6 +505,23 @@ def register(sub) -> None:
     p.add_argument("id", type=int)
     p.add_argument("text")
     p.set_defaults(func=cmd_note)
+
+    p = cmds.add_parser("sweeps", parents=[db], help="saved sweeps, oldest first")
+    p.add_argument("--tag", help="only sweeps with this tag")
+    p.add_argument("--name", help="only sweeps of the scenario with this name")
+    p.add_argument("--json", action="store_true", help="print JSON: a list of sweeps")
+    p.set_defaults(func=cmd_sweeps)
+
+    p = cmds.add_parser("sweep", parents=[db], help="a saved sweep's provenance, design and results "
+                                                    "(or export its results table)")
+    p.add_argument("id", type=int)
+    p.add_argument("--head", type=int, default=10, metavar="N", help="rows of the results shown (default 10)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true",
+                     help="print JSON: provenance, design (with its points), columns and the first --head rows")
+    out.add_argument("--csv", metavar="OUT", help="write the results table as CSV, as `sibsim sweep --out` would")
+    out.add_argument("--parquet", metavar="OUT", help="write the results table as Parquet")
+    p.set_defaults(func=cmd_sweep)
 
     p = cmds.add_parser("import-indigo", parents=[db],
                         help="load INDIGO into the reference tables and report what was read and skipped")

@@ -91,6 +91,10 @@ def cmd_sweep(args) -> int:
     _check_common(args)
     ex = _execution(args)
     sc = load_scenario(args)
+    if args.out is None and not args.save:
+        raise UsageError("give --out OUT.csv|OUT.parquet, --save (the evidence base), or both")
+    if not args.save and (args.tag or args.note or args.db):
+        raise UsageError("--db, --tag and --note go with --save")
     if args.grid and args.lhs is not None:
         raise UsageError("give --grid or --lhs, not both")
     if args.grid:
@@ -99,6 +103,7 @@ def cmd_sweep(args) -> int:
         values = parse_grid(args.grid)
         sw.check_inputs(sc, values, option="--grid")
         points = sw.grid(**values)
+        design = {"method": "grid", "values": values}
     elif args.lhs is not None:
         if not args.range:
             raise UsageError("--lhs N needs at least one --range NAME=LOW:HIGH")
@@ -108,15 +113,27 @@ def cmd_sweep(args) -> int:
             ranges[name] = parse_range("--range", val, name)
         sw.check_inputs(sc, ranges, option="--range")
         points = sw.lhs(args.lhs, ranges, args.seed)
+        design = {"method": "lhs", "n": args.lhs, "ranges": ranges, "seed": args.seed}
     else:
         raise UsageError("give the points: --grid NAME=V1,V2,... (repeatable) or --lhs N --range NAME=LOW:HIGH")
+    if args.out is not None:
+        sw._check_out(args.out)  # a bad --out fails before the database is touched
+    if args.save:
+        from .evidence import check_store
+
+        check_store(args, "sweep")  # a wrong database fails before the sweep, not after
     df = sw.sweep(sc, points, trials=args.trials, seed=args.seed, progress=_progress(args), out=args.out, **ex)
     if not args.quiet:
         reused = df.attrs.get("reused", 0)
-        print(f"{sc.name}: {len(df)} points ({reused} already in {args.out}), {args.trials:,} trials each, "
-              f"seed {args.seed} -> {args.out}")
+        where = f" ({reused} already in {args.out})" if args.out else ""
+        print(f"{sc.name}: {len(df)} points{where}, {args.trials:,} trials each, seed {args.seed}"
+              f"{f' -> {args.out}' if args.out else ''}")
         cols = [*points[0], *[c for c in SHOW if c in df.columns]]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    if args.save:
+        from .evidence import save_sweep
+
+        save_sweep(sc, df, points, design, args)
     return 0
 
 
@@ -171,13 +188,21 @@ def _execution_args(p) -> None:
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="simulate a grid or Latin hypercube of parameter values and prices",
                        description="One simulation per point, all on the same seed (common random numbers). "
-                       "NAME is a parameter or price.<outcome>. An interrupted sweep resumes from --out.")
+                       "NAME is a parameter or price.<outcome>. An interrupted sweep resumes from --out; "
+                       "--save keeps the sweep (provenance, design, results) in the evidence base.")
     add_scenario_args(p, trials_default=2_000)
     p.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
                    help="values of NAME (or LOW:HIGH:COUNT); repeat for a full factorial grid")
     p.add_argument("--lhs", type=int, metavar="N", help="N points of a Latin hypercube over the --range values")
     p.add_argument("--range", action="append", metavar="NAME=LOW:HIGH", help="range of NAME for --lhs (repeatable)")
-    p.add_argument("--out", required=True, metavar="OUT.csv|OUT.parquet", help="results, one row per point")
+    p.add_argument("--out", metavar="OUT.csv|OUT.parquet",
+                   help="results, one row per point (needed unless --save)")
+    g = p.add_argument_group("evidence base")
+    g.add_argument("--save", action="store_true", help="save the sweep in the evidence base and print its id")
+    g.add_argument("--db", metavar="URL", help="evidence base: SQLAlchemy URL or SQLite file (default $SIBSIM_DB, "
+                                               "else ./evidence.db)")
+    g.add_argument("--tag", action="append", metavar="TAG", help="tag the saved sweep (repeatable)")
+    g.add_argument("--note", metavar="TEXT", default="", help="a note on the saved sweep")
     _execution_args(p)
     p.set_defaults(func=cmd_sweep)
 

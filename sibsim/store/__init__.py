@@ -1,4 +1,4 @@
-"""The evidence base: saved runs with their provenance, and INDIGO reference data.
+"""The evidence base: saved runs and sweeps with their provenance, and INDIGO reference data.
 
 One front door::
 
@@ -8,6 +8,8 @@ One front door::
     store.list_runs(tag="baseline")          # list of dicts
     store.get_run(run_id)["metrics"]
     store.get_per_trial(run_id)              # DataFrame, one row per trial
+    sweep_id = store.save_sweep(sweep_record(sc, points, trials=T, seed=S, design=...), table)
+    store.list_sweeps(tag=None); store.get_sweep(sweep_id); store.get_sweep_table(sweep_id)
     store.import_indigo()                    # reference tables from the shipped snapshot
     store.reference_projects()
 
@@ -25,15 +27,16 @@ import pandas as pd
 from sqlalchemy import exc
 
 from .. import indigo
-from . import reference, runs
+from . import reference, runs, sweeps
 from .db import describe_error, open_engine
 from .reference import ensure_indigo
+from .sweeps import sweep_record
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "sweep_record"]
 
 
 class Store:
-    """An open evidence base. Methods are thin wrappers over ``runs`` and ``reference``."""
+    """An open evidence base. Methods are thin wrappers over ``runs``, ``sweeps`` and ``reference``."""
 
     def __init__(self, engine, url):
         self.engine = engine
@@ -66,6 +69,23 @@ class Store:
 
     def delete_run(self, run_id: int) -> None:
         runs.delete_run(self.engine, run_id)
+
+    # sweeps
+    def save_sweep(self, record: dict, table: pd.DataFrame, *, tags=(), note: str = "") -> int:
+        """Store a sweep (``sweep_record(...)``) with its results table; returns its id."""
+        return sweeps.save_sweep(self.engine, record, table, tags=tags, note=note)
+
+    def list_sweeps(self, tag: str | None = None, name: str | None = None) -> list[dict]:
+        return sweeps.list_sweeps(self.engine, tag=tag, name=name)
+
+    def get_sweep(self, sweep_id: int) -> dict:
+        return sweeps.get_sweep(self.engine, sweep_id)
+
+    def get_sweep_table(self, sweep_id: int) -> pd.DataFrame:
+        return sweeps.get_sweep_table(self.engine, sweep_id)
+
+    def delete_sweep(self, sweep_id: int) -> None:
+        sweeps.delete_sweep(self.engine, sweep_id)
 
     # INDIGO reference data
     def import_indigo(self, src_dir=None) -> indigo.ImportReport:

@@ -4,7 +4,9 @@ Runs keep their provenance (STYLE convention 9): scenario canonical JSON and
 hash, seed, trials, library versions and creation time, so that a stored run
 can be regenerated exactly. Summaries are JSON; per-trial metrics are one
 compressed Parquet blob per run, kept in a table of their own so that listing
-runs never reads them.
+runs never reads them. Sweeps keep the same provenance, their design (the
+points and how they were made) and their results table, likewise one Parquet
+blob in a table of its own.
 
 The schema is created and changed only by the Alembic migrations in
 ``sibsim/store/migrations``; ``tests/test_store.py`` checks that the migrated
@@ -119,6 +121,52 @@ class RunPerTrial(Base):
     format: Mapped[str] = mapped_column(String(40))  # "parquet-zstd"
     data: Mapped[bytes] = mapped_column(LargeBinary)
     run: Mapped[Run] = relationship(back_populates="per_trial")
+
+
+class Sweep(Base):
+    """A saved sweep: its provenance and design; its results table is in ``sweep_results``."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    scenario_hash: Mapped[str] = mapped_column(String(128), index=True)
+    scenario_json: Mapped[str] = mapped_column(Text)
+    seed: Mapped[str] = mapped_column(String(80))  # decimal text, as for runs
+    trials: Mapped[int] = mapped_column(Integer)
+    # how the points were made: {"method": "grid", "values": {...}} | {"method": "lhs", "n", "ranges", "seed"}
+    # | {"method": "points"}; the points themselves (a list of {name: value}) in ``points``
+    design: Mapped[dict] = mapped_column(JSONText)
+    points: Mapped[list] = mapped_column(JSONText, deferred=True)
+    inputs: Mapped[list] = mapped_column(JSONText)  # the names the points set, in column order
+    rows: Mapped[int] = mapped_column(Integer)  # rows of the results table (distinct points)
+    versions: Mapped[dict] = mapped_column(JSONText)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    tags: Mapped[list[SweepTag]] = relationship(back_populates="sweep", cascade="all, delete-orphan",
+                                                passive_deletes=True, order_by="SweepTag.tag")
+    results: Mapped[SweepResults | None] = relationship(back_populates="sweep", cascade="all, delete-orphan",
+                                                        passive_deletes=True)
+
+
+class SweepTag(Base):
+    __tablename__ = "sweep_tags"
+
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    sweep: Mapped[Sweep] = relationship(back_populates="tags")
+
+
+class SweepResults(Base):
+    """A sweep's results table (one row per point) as one blob."""
+
+    __tablename__ = "sweep_results"
+
+    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    format: Mapped[str] = mapped_column(String(40))  # "parquet-zstd"
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sweep: Mapped[Sweep] = relationship(back_populates="results")
 
 
 class RefImport(Base):

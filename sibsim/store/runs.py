@@ -14,7 +14,6 @@ or not at all.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -66,16 +65,37 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return out
 
 
+def parquet_bytes(df: pd.DataFrame, *, index: bool | None = False) -> bytes:
+    """``df`` as zstd-compressed Parquet (the ``BLOB_FORMAT``)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    df.to_parquet(sink, engine="pyarrow", compression="zstd", index=index)
+    return sink.getvalue().to_pybytes()
+
+
+def read_parquet_bytes(data: bytes) -> pd.DataFrame:
+    """The DataFrame of :func:`parquet_bytes`, as ``pandas.read_parquet`` reads it from a file."""
+    import pyarrow as pa
+
+    # Read from memory Arrow owns, never from a Python object (io.BytesIO, or bytes wrapped in
+    # a PyBuffer): Arrow may drop its last reference to the source on one of its worker threads
+    # after the read has returned, and releasing a Python object there needs the GIL -- at
+    # interpreter exit that aborts the process ("terminate called without an active
+    # exception", apache/arrow#34314), now and then, after the command has done its work.
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pd.read_parquet(pa.BufferReader(sink.getvalue()), engine="pyarrow")
+
+
 def _encode_per_trial(arrays: dict[str, np.ndarray]) -> bytes:
-    buf = io.BytesIO()
-    pd.DataFrame(arrays).to_parquet(buf, engine="pyarrow", compression="zstd", index=False)
-    return buf.getvalue()
+    return parquet_bytes(pd.DataFrame(arrays))
 
 
 def _decode_per_trial(fmt: str, data: bytes) -> pd.DataFrame:
     if fmt != BLOB_FORMAT:
         raise UsageError(f"per-trial blob format {fmt!r} is not known to this sibsim; upgrade sibsim")
-    df = pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    df = read_parquet_bytes(data)
     df.index.name = "trial"
     return df
 
