@@ -175,8 +175,11 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             bar.update(b - a)
 
     if workers == 1 or len(ranges) == 1:
-        for a, b in ranges:
-            collect(simulate_range(sc, seed, a, b, finance), a, b)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # small matrix products: BLAS threads only spin
+            for a, b in ranges:
+                collect(simulate_range(sc, seed, a, b, finance), a, b)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
                                  initializer=_one_blas_thread) as ex:
