@@ -131,7 +131,7 @@ def cmd_sweep(args) -> int:
         cols = [*points[0], *[c for c in SHOW if c in df.columns]]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     if args.save:
-        from .evidence import save_sweep
+        from .evidence_sweeps import save_sweep
 
         save_sweep(sc, df, points, design, args)
     return 0
