@@ -325,10 +325,6 @@ def _open_store(url: str | None):
 def store():
     """``(store, None)``, or ``(None, reason)`` when the evidence base cannot be used."""
     try:
-        import sibsim.store  # noqa: F401
-    except ImportError:
-        return None, "The evidence base is not available: this version of sibsim has no `sibsim.store`."
-    try:
         return _open_store(os.environ.get("SIBSIM_DB") or None), None
     except Exception as e:  # noqa: BLE001 - whatever the database says, the rest of the app still works
         return None, f"The evidence base could not be opened: {e}"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import draw
-from .cohorts import simulate_cohort, value
+from .cohorts import simulate_cohort
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
 from .finance.cashflows import delivery_cost
