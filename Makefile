@@ -34,7 +34,7 @@ APT_PACKAGES_POSTGRES := postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv system-deps test app bench clean distclean
+.PHONY: venv build-deps system-deps test app bench clean distclean
 
 # ---------------------------------------------------------------- venv
 venv: $(STAMP)
@@ -42,7 +42,7 @@ venv: $(STAMP)
 # The stamp is rebuilt when pyproject.toml changes (or the venv is missing).
 # A venv whose interpreter no longer runs (e.g. its base Python went away)
 # is recreated with --clear.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py sibsim/_kernel.c | build-deps
 	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
 	    echo ">> creating $(VENV)"; \
 	    $(PYTHON3) -m venv --clear $(VENV); \
@@ -50,6 +50,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --progress-bar off --upgrade pip
 	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
 	@touch $@
+
+# ---------------------------------------------------------------- build tools
+# sibsim builds one small C extension (sibsim/_kernel.c): it needs a C compiler
+# and the Python headers. Installed from Debian only when missing.
+build-deps:
+	@missing=""; \
+	command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	inc=$$($(PYTHON3) -c 'import sysconfig; print(sysconfig.get_paths()["include"])'); \
+	test -f "$$inc/Python.h" || missing="$$missing python3-dev"; \
+	if [ -n "$$missing" ]; then \
+	    echo ">> installing build tools:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 # ---------------------------------------------------------------- system packages
 # Installs only what is missing; apt-get is not touched when all is present.
