@@ -5,6 +5,7 @@ Labels (pandas) are added here at the edge; the core works in arrays.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,12 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({self.scenario.name!r}, trials={self.trials}, seed={self.seed})"
 
+    @functools.cached_property
+    def _summaries(self) -> dict[str, dict[str, float]]:
+        return {k: summarise(v) for k, v in self.metrics.items()}  # a Run never changes: compute once
+
     def metric_summaries(self) -> dict[str, dict[str, float]]:
-        return {k: summarise(v) for k, v in self.metrics.items()}
+        return {k: dict(v) for k, v in self._summaries.items()}
 
     def probabilities(self) -> dict[str, dict[str, float]]:
         return {k: probability(v) for k, v in self.indicators.items()}
