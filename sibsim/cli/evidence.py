@@ -60,13 +60,21 @@ def _key_metrics(metrics: dict) -> list[str]:
     return names + [m for m in metrics if m.startswith("additional_outcomes.")]
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    """Rows of text as columns: the first left-aligned, the rest right-aligned; a rule under the header."""
+def _table(rows: list[tuple[str, ...]], right: set[int] | None = None) -> str:
+    """Rows of text as columns with a rule under the header.
+
+    ``right``: the columns to right-align (default: all but the first).
+    """
+    right = set(range(1, len(rows[0]))) if right is None else right
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(1, "-" * max(len(x) for x in lines))
     return "\n".join(lines)
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def format_summary(metrics: dict, probabilities: dict, *, names: list[str] | None = None) -> str:
@@ -175,14 +183,9 @@ def cmd_list(args) -> int:
         return 0
     rows = [("id", "created (UTC)", "name", "scenario", "seed", "trials", "tags", "note")]
     for r in runs:
-        note = r["note"] if len(r["note"]) <= 40 else r["note"][:39] + "…"
         rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], str(r["seed"]),
-                     f"{r['trials']:,}", ", ".join(r["tags"]), note))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if i in (0, 4, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             .rstrip() for r in rows]
-    lines.insert(1, "-" * max(len(x) for x in lines))
-    print("\n".join(lines))
+                     f"{r['trials']:,}", ", ".join(r["tags"]), _short(r["note"])))
+    print(_table(rows, right={0, 4, 5}))
     return 0
 
 

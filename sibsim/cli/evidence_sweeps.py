@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from ..errors import UsageError
-from .evidence import _check_out, _print_json, _store, _write_atomic
+from .evidence import _check_out, _print_json, _short, _store, _table, _write_atomic
 
 
 def save_sweep(sc, table, points, design, args) -> int:
@@ -70,16 +70,10 @@ def cmd_sweeps(args) -> int:
         return 0
     rows = [("id", "created (UTC)", "name", "scenario", "design", "points", "seed", "trials", "tags", "note")]
     for r in found:
-        design = f"{r['method']}: {', '.join(r['inputs'])}"
-        design = design if len(design) <= 40 else design[:39] + "…"
-        note = r["note"] if len(r["note"]) <= 40 else r["note"][:39] + "…"
+        design = _short(f"{r['method']}: {', '.join(r['inputs'])}")
         rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], design,
-                     f"{r['rows']:,}", str(r["seed"]), f"{r['trials']:,}", ", ".join(r["tags"]), note))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if i in (0, 5, 6, 7) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             .rstrip() for r in rows]
-    lines.insert(1, "-" * max(len(x) for x in lines))
-    print("\n".join(lines))
+                     f"{r['rows']:,}", str(r["seed"]), f"{r['trials']:,}", ", ".join(r["tags"]), _short(r["note"])))
+    print(_table(rows, right={0, 5, 6, 7}))
     return 0
 
 
