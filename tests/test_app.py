@@ -51,7 +51,10 @@ def click(at: AppTest, label: str) -> AppTest:
 
 def run(at: AppTest, trials: int = TRIALS, seed: int = 1) -> AppTest:
     go(at, "run")
-    at.number_input(key="trials").set_value(trials)
+    box = at.number_input(key="trials")
+    # a value outside the widget's range is not applied: the run would silently use the default (10,000)
+    assert box.min <= trials <= box.max, f"trials={trials} is outside the Trials box's range {box.min}..{box.max}"
+    box.set_value(trials)
     at.number_input(key="seed").set_value(seed)
     return ok(at.button(key="go").click().run())
 
@@ -90,7 +93,7 @@ def test_every_shipped_scenario_loads_runs_and_places(app, name):
 
 def test_delivery_scenario_shows_its_delivery_metrics(app):
     app.selectbox(key="src_file").select("homelessness_delivery").run()
-    run(ok(app), trials=60)
+    run(ok(app), trials=100)
     labels = [m.label for m in app.metric]
     for label in ("Mean wait", "Drop-outs while waiting", "Caseworker utilisation"):
         assert label in labels, labels
