@@ -1,4 +1,4 @@
-"""sibsim benchmarks (BENCHMARK.md): speed as a ratio to the RNG floor, and peak memory.
+"""sibsim benchmarks (README, Benchmarks): speed as a ratio to the RNG floor, and peak memory.
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick]``).
 

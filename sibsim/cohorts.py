@@ -1,4 +1,4 @@
-"""Participants and their outcomes in both worlds (MODEL.md s.2-3).
+"""Participants and their outcomes in both worlds (docs/model.md s.3-4).
 
 Everything here is per participant and vectorised over trials: arrays are
 ``(n, N)`` with ``n`` trials and ``N`` participant slots (the most that can
@@ -126,7 +126,7 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     """Draw starts, engagement and outcomes for ``d.n`` trials and total their rate-card payments.
 
     ``delivery_starts`` / ``delivery_engaged`` ((n, T) counts from the delivery
-    model, MODEL.md s.7) replace the scenario's own starts and engagement draws.
+    model, docs/model.md s.12) replace the scenario's own starts and engagement draws.
     """
     from .kernel import participant_pass, thresholds
 

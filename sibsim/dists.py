@@ -4,7 +4,7 @@ Every prior is a small frozen pydantic model that validates its arguments on
 construction (as Ciw's distributions do), knows its own mean and variance, and
 turns an array of uniforms into draws with :meth:`ppf`. Sampling through the
 inverse CDF is what lets a Gaussian copula correlate any mix of kinds, and lets
-every trial's parameters come from one fixed block of uniforms (MODEL.md s.1).
+every trial's parameters come from one fixed block of uniforms (docs/model.md s.2).
 """
 
 from __future__ import annotations

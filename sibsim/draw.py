@@ -5,7 +5,7 @@ pair has its own generator, ``PCG64(SeedSequence(seed, spawn_key=(stream,
 block)))``, and always draws the whole block. A chunk of trials is computed
 over the blocks that cover it and then cut to size, so trial ``i``'s numbers
 depend only on ``(seed, i)``: results are identical for any chunk size and any
-number of worker processes (MODEL.md s.8).
+number of worker processes (docs/model.md s.13).
 
 Streams: (0, hash of name) each parameter, 1 starts, 2 participants (a
 counter-based stream keyed per trial and participant, see sibsim.kernel),

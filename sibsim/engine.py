@@ -63,7 +63,7 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
         cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
     measured = ({}, {})
-    if sc.measurement is not None:  # payments on measured improvement (MODEL.md s.4, sibsim.measure)
+    if sc.measurement is not None:  # payments on measured improvement (docs/model.md s.6, sibsim.measure)
         pay, *measured = add_measured(sc, params, cohort, d, pay)
     costs = delivery_cost(sc, params, cohort)
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,

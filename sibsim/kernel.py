@@ -15,7 +15,7 @@ participant, draw), so results are identical for any chunking or worker
 count, and no uniform arrays are stored. One 64-bit hash gives two 32-bit
 uniforms: outcome ``k``'s achievement and its timing.
 
-For each participant (MODEL.md s.3-4), for each outcome ``k`` in order:
+For each participant (docs/model.md s.4-5), for each outcome ``k`` in order:
 counterfactual achievement ``U_k < p0_k``, treated ``U_k < p_k`` (``p_k = p1_k``
 if engaged, else ``p0_k``), both requiring the prerequisite in the same world;
 period = start (or the prerequisite's period) + lag, the lag read from the

@@ -1,4 +1,4 @@
-"""Per-trial metrics (MODEL.md s.6) and their summaries with Monte Carlo errors.
+"""Per-trial metrics (docs/model.md s.10) and their summaries with Monte Carlo errors.
 
 Per-trial metrics are ``(n,)`` float64 arrays keyed by name; indicators
 (``investor_loss``, ``any_payment``, ...) are ``(n,)`` bool arrays whose means

@@ -1,4 +1,4 @@
-"""What the outcome payer owes under a rate card (MODEL.md s.4).
+"""What the outcome payer owes under a rate card (docs/model.md s.5).
 
 ``price_k`` for each achieved outcome, paid ``payment_lag_periods`` after
 achievement; payments due after the horizon are not made. Caps apply in this

@@ -88,7 +88,7 @@ class Run:
         return pd.DataFrame(cols, index=pd.RangeIndex(self.trials, name="trial"))
 
     def to_dict(self) -> dict:
-        """The run's JSON record (BENCHMARK.md): scenario, seed, trials, versions, metrics, probabilities, timing."""
+        """The run's JSON record (README, Command line): scenario, seed, trials, versions, metrics, probabilities, timing."""
         return {
             "scenario": {
                 "name": self.scenario.name,

@@ -2,9 +2,8 @@
 
 A point fixes named inputs -- scenario parameters (``job_entry_uplift``) or
 rate-card prices (``price.job_entry``) -- and a sweep is the list
-``simulate(apply_point(scenario, p), trials=T, seed=S)`` over the points
-(STYLE.md convention 6). Every point uses the same seed: the other
-parameters and the outcome uniforms are the same numbers at every point
+``simulate(apply_point(scenario, p), trials=T, seed=S)`` over the points.
+Every point uses the same seed: the other parameters and the outcome uniforms are the same numbers at every point
 (common random numbers; each parameter has its own stream, see
 :mod:`sibsim.draw`), so differences between points are differences of the
 inputs, not of luck.

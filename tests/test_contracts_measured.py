@@ -1,4 +1,5 @@
-"""The shipped measured contracts against what their sources published (../shared/CASES.md).
+"""The shipped measured contracts against what their sources published (cited in each
+scenario's description and beside each test).
 
 Peterborough: the cohort 1 result (142 against 155 reconviction events per 100,
 -8.4%) is below the 10% cohort trigger; the pooled -9% clears the 7.5% one; the

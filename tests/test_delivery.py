@@ -1,4 +1,4 @@
-"""The delivery model (MODEL.md s.7): validation, the fast path, queueing checks, reproducibility.
+"""The delivery model (docs/model.md s.12): validation, the fast path, queueing checks, reproducibility.
 
 Every statistical check uses a fixed seed and a tolerance from the Monte Carlo
 standard error (4 SE) or a KS p-value at alpha 0.01.

@@ -1,4 +1,4 @@
-"""The delivery model inside the engine (MODEL.md s.7, issue 6)."""
+"""The delivery model inside the engine (docs/model.md s.12, issue 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Engine: hand-worked cases, closed forms, properties and invariance (STYLE.md 'Tests')."""
+"""Engine: hand-worked cases, closed forms, properties and invariance."""
 
 from __future__ import annotations
 

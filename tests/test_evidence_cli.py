@@ -26,7 +26,7 @@ from sibsim.store.models import REFERENCE_TABLES, RefImport
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
-SHARED_INDIGO = Path("/work/shared/data/indigo")
+INDIGO_EXPORT = Path(__file__).parent / "fixtures" / "indigo"  # a small CSV export (its README)
 TRIALS = 400
 BAD_PG = "postgresql+psycopg2://ann:s3cret@127.0.0.1:1/runs?connect_timeout=3"
 
@@ -340,11 +340,24 @@ def test_import_indigo_reports_counts(capsys, db):
     assert ref_imports(db) == 1  # the explicit import, not an automatic one first
 
 
-@pytest.mark.skipif(not SHARED_INDIGO.is_dir(), reason="INDIGO CSV export not available")
 def test_import_indigo_from_csv_export(capsys, sqlite_db):
-    code, out, err = cli(capsys, "evidence", "import-indigo", str(SHARED_INDIGO), "--db", sqlite_db)
+    code, out, err = cli(capsys, "evidence", "import-indigo", str(INDIGO_EXPORT), "--db", sqlite_db)
     assert code == 0, err
-    assert f"INDIGO import from {SHARED_INDIGO}" in out and "outcome_payments 1165/2232" in out
+    assert f"INDIGO import from {INDIGO_EXPORT}" in out and "outcome_payments 44/116" in out
+
+
+def test_import_indigo_from_the_split_layout_of_newer_exports(capsys, sqlite_db, tmp_path):
+    # newer exports put the files in funds/, organisations/ and projects/ sub-folders
+    for f in INDIGO_EXPORT.glob("*.csv"):
+        sub = tmp_path / ("projects" if f.name.startswith("projects") else
+                          "funds" if f.name.startswith("funds") else "organisations")
+        sub.mkdir(exist_ok=True)
+        sub.joinpath(f.name).write_bytes(f.read_bytes())
+    code, out, err = cli(capsys, "evidence", "import-indigo", str(tmp_path), "--db", sqlite_db)
+    assert code == 0, err
+    assert "projects 11/11" in out and "outcome_payments 44/116" in out
+    with open_store(sqlite_db) as s:
+        assert len(s.reference_projects()) == 11
 
 
 def test_import_indigo_from_a_missing_directory(capsys, sqlite_db, tmp_path):

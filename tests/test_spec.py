@@ -2,7 +2,7 @@
 
 Every refusal is checked for what the user sees: the dotted field path in
 ``ScenarioError.problems`` and a message that says what was given and what is
-allowed (STYLE.md, convention 11).
+allowed.
 """
 
 from __future__ import annotations

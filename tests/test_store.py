@@ -19,7 +19,7 @@ from sibsim import indigo
 from sibsim.errors import UsageError
 from sibsim.store import db, open_store, reference, runs
 
-SHARED_INDIGO = Path("/work/shared/data/indigo")
+INDIGO_EXPORT = Path(__file__).parent / "fixtures" / "indigo"  # a small CSV export (its README)
 
 
 # ---------------------------------------------------------------- fixtures
@@ -406,12 +406,12 @@ def test_failed_import_keeps_previous_contents(store, monkeypatch):
     assert len(store.reference_table("results")) == 518
 
 
-@pytest.mark.skipif(not SHARED_INDIGO.is_dir(), reason="INDIGO CSV export not available")
 def test_import_from_csv_export(store):
-    report = store.import_indigo(SHARED_INDIGO)
-    assert report.source == str(SHARED_INDIGO)
-    assert report.skipped_rows[("outcome_payments", "superseded payment plan version")] == 1067
-    assert len(store.reference_table("outcome_payments")) == 2232 - 1067
+    report = store.import_indigo(INDIGO_EXPORT)
+    assert report.source == str(INDIGO_EXPORT)
+    assert report.skipped_rows[("outcome_payments", "superseded payment plan version")] == 72
+    assert len(store.reference_table("outcome_payments")) == 116 - 72
+    assert len(store.reference_projects()) == 11
 
 
 def test_reference_queries_before_import(db_url):

@@ -59,7 +59,7 @@ def test_serial_equals_processes(sc, serial, uplift_grid):
 
 
 def test_monotone_in_effect_on_common_random_numbers(serial):
-    # MODEL.md s.3: the treated achievers contain the counterfactual ones participant by participant,
+    # docs/model.md s.4.2: the treated achievers contain the counterfactual ones participant by participant,
     # so on the same draws a larger uplift never lowers payments or additional outcomes
     for col in ("outcome_payments_mean", "additional_outcomes.job_entry_mean", "outcome_payments_p50"):
         d = np.diff(serial[col].to_numpy())

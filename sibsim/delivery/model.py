@@ -1,4 +1,4 @@
-"""One trial of the delivery model as discrete events (SimPy; MODEL.md s.7).
+"""One trial of the delivery model as discrete events (SimPy; docs/model.md s.12).
 
 Time is in periods, as floats: period ``t`` is ``[t, t + 1)`` and events fall
 anywhere inside it. As in SimPy's own examples, each actor is a generator

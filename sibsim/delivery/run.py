@@ -1,4 +1,4 @@
-"""Drive the delivery model over a block of trials (MODEL.md s.7 feeding s.2).
+"""Drive the delivery model over a block of trials (docs/model.md s.12 feeding s.3).
 
 :func:`simulate_delivery` resolves the scenario's ``delivery`` section with
 each trial's parameter draws and returns the starts and engagement per period
@@ -38,7 +38,7 @@ from ..errors import UsageError
 from ..spec.delivery import Delivery
 from .model import TrialInputs, simulate_trial
 
-STREAM = 7  # spawn_key prefix of the delivery stream (MODEL.md s.8)
+STREAM = 7  # spawn_key prefix of the delivery stream (docs/model.md s.13)
 
 METRICS = (
     "referrals", "turned_away", "dropouts_waiting", "waiting_at_end", "mean_wait_periods",
@@ -52,7 +52,7 @@ class DeliveryResult:
     """Starts and engagement per period, and delivery metrics, for a block of trials.
 
     - ``starts`` (trials, periods) int64: people allocated a caseworker in each
-      period, i.e. who start the programme (MODEL.md s.2 ``s_t``).
+      period, i.e. who start the programme (docs/model.md s.3 ``s_t``).
     - ``engaged`` (trials, periods) int64: of those, who engage.
     - ``referrals`` (trials, periods) int64: referrals arriving in each period,
       including any turned away at the contract maximum.

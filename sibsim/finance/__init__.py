@@ -1,4 +1,4 @@
-"""Finance models: who pays delivery costs, who bears the risk (MODEL.md s.5-6; docs/finance.md).
+"""Finance models: who pays delivery costs, who bears the risk (docs/model.md s.8-10; docs/finance.md).
 
 Every model is a small function from the same delivery costs and outcome
 payments (one set of draws: common random numbers) to a :class:`CashFlows`

@@ -1,4 +1,4 @@
-"""Value for money: what additional outcomes are worth, what they cost the public sector (MODEL.md s.6).
+"""Value for money: what additional outcomes are worth, what they cost the public sector (docs/model.md s.11).
 
 HM Treasury Green Book conventions. The financial case is nominal
 (``commissioner_cost``, ``outcome_fund_cost``); the economic case discounts

@@ -48,7 +48,7 @@ def cash_flows(shape: tuple[int, int], *, extra=None, parts=None, **flows) -> Ca
 
 
 def delivery_cost(sc, params, c) -> np.ndarray:
-    """(n, T) delivery cost per period (MODEL.md s.5).
+    """(n, T) delivery cost per period (docs/model.md s.7).
 
     ``fixed_per_period`` in ``fixed_periods`` (all periods if omitted), ``setup``
     in period 0, and participant costs times the per-trial ``multiplier``:

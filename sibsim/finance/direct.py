@@ -1,6 +1,6 @@
 """Direct contracts: the commissioner pays the provider, with no investors in between.
 
-MODEL.md s.5. One function covers three models (STYLE.md rule 7):
+docs/model.md s.8.2. One function covers three models:
 
 - **hybrid**: a share ``h`` of delivery cost is paid as a fee as it falls
   (cost times ``1 + margin``), and outcome payments are the rate card scaled

@@ -1,4 +1,4 @@
-"""The provider's bank account: reserves, an overdraft and insolvency (MODEL.md s.5).
+"""The provider's bank account: reserves, an overdraft and insolvency (docs/model.md s.9).
 
 Applied after every finance model, so the same provider is compared under
 each. The provider starts with ``reserves``; each period its balance moves by

@@ -1,6 +1,6 @@
 """The Social Impact Bond: investors fund delivery and are repaid from outcome payments.
 
-MODEL.md s.5; docs/finance.md. Capital comes in tranches (one unlimited
+docs/model.md s.8.1; docs/finance.md. Capital comes in tranches (one unlimited
 tranche by default), drawn pro rata to their principal: as costs and the
 intermediary's management fee fall, all up front, or on a schedule. Drawn but
 unspent capital is held by the provider (or the vehicle that contracts it)

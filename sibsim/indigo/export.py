@@ -116,12 +116,24 @@ def _results(src: Path, rep: ImportReport) -> pd.DataFrame:
     return conform(df, t)
 
 
+def projects_dir(src_dir) -> Path | None:
+    """Where an export's ``projects*.csv`` files are: ``src_dir`` itself (the flat layout) or its
+    ``projects/`` sub-folder (newer exports split ``funds/``, ``organisations/`` and ``projects/``);
+    None if neither holds ``projects_outcome_pricings.csv``."""
+    src = Path(src_dir)
+    for d in (src, src / "projects"):
+        if (d / "projects_outcome_pricings.csv").is_file():
+            return d
+    return None
+
+
 def read_export(src_dir) -> IndigoTables:
-    """Parse the INDIGO CSV export in ``src_dir`` into tidy tables."""
+    """Parse the INDIGO CSV export in ``src_dir`` (flat, or split into sub-folders) into tidy tables."""
     src = Path(src_dir)
     if not src.is_dir():
         raise UsageError(f"INDIGO export: {src} is not a directory")
     rep = ImportReport(source=str(src))
+    src = projects_dir(src) or src  # only the projects tables are read
     raw = _read(src, "projects.csv", rep, "projects")
     dup = raw["ID"].duplicated() | raw["ID"].isna()
     rep.skipped_rows[("projects", "missing or duplicate project id")] += int(dup.sum())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UsageError
-from .export import read_export
+from .export import projects_dir, read_export
 from .tables import TABLES, ImportReport, IndigoTables, from_frames
 
 SNAPSHOT_DIR = Path(__file__).parents[1] / "data" / "indigo"
@@ -35,8 +35,9 @@ def load_snapshot(src_dir=None) -> IndigoTables:
     """The tidy tables from a snapshot directory (default: the one shipped with sibsim)."""
     src = Path(src_dir) if src_dir is not None else SNAPSHOT_DIR
     if not (src / "projects.csv").is_file():
-        raise UsageError(f"INDIGO snapshot: {src} has no projects.csv; build one with "
-                         "`python -m sibsim.indigo build-snapshot SRC_DIR DEST_DIR`")
+        raise UsageError(f"INDIGO: {src} is neither an INDIGO CSV export (projects_outcome_pricings.csv, "
+                         "in the folder or in its projects/ sub-folder) nor a snapshot (projects.csv and "
+                         "report.json); build a snapshot with `python -m sibsim.indigo build-snapshot SRC_DIR DEST_DIR`")
     frames = {name: pd.read_csv(src / f"{name}.csv", dtype=object, keep_default_na=False, na_values=[""])
               for name in TABLES}
     report = ImportReport.from_dict(json.loads((src / "report.json").read_text()))
@@ -45,8 +46,9 @@ def load_snapshot(src_dir=None) -> IndigoTables:
 
 
 def load(src_dir=None) -> IndigoTables:
-    """A CSV export (``projects_outcome_pricings.csv`` present) or a snapshot; None is the shipped snapshot."""
-    if src_dir is not None and (Path(src_dir) / "projects_outcome_pricings.csv").is_file():
+    """A CSV export (``projects_outcome_pricings.csv`` present, flat or in ``projects/``) or a snapshot;
+    None is the shipped snapshot."""
+    if src_dir is not None and projects_dir(src_dir) is not None:
         return read_export(src_dir)
     return load_snapshot(src_dir)
 

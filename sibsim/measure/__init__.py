@@ -1,4 +1,4 @@
-"""Payments on measured improvement, and the measurement risk they carry (MODEL.md s.4).
+"""Payments on measured improvement, and the measurement risk they carry (docs/model.md s.6).
 
 A scenario's ``measurement`` section (:mod:`sibsim.spec.measure`) says what is
 measured, on which cohorts, against what, and what each measurement point pays.
@@ -31,7 +31,7 @@ counterfactual outcomes, what a perfect measurement would find) and
 measured result met the point's rule, before caps and deductions).
 References: Peterborough (cohort and pooled triggers against a matched
 comparison group) and Rikers Island (a payment schedule against a historical
-baseline), ../shared/CASES.md; docs/measurement.md.
+baseline), as published (the scenarios' descriptions cite the sources); docs/measurement.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Payment rules on a measured result (MODEL.md s.4): pure functions over per-trial arrays.
+"""Payment rules on a measured result (docs/model.md s.6.3): pure functions over per-trial arrays.
 
 A measured result is a pair of rates per trial: ``r_x``, the treated cohort's
 observed rate, and ``r_c``, the comparison rate. For an outcome to ``reduce``
@@ -9,7 +9,7 @@ the signs flip. Then, at each measurement point,
 1. trigger: nothing is paid unless the improvement reaches the point's trigger
    (Peterborough: 10% for one cohort; 7.5% for all cohorts pooled);
 2. amount: ``price_per_unit * max(0, difference) * N`` (N: the measured
-   population; MODEL.md s.4), or a step / piecewise-linear schedule of the
+   population; docs/model.md s.6.3), or a step / piecewise-linear schedule of the
    improvement (Rikers Island); never below zero;
 3. the point's cap; then what the point replaces (``net_of``: payments already
    made at earlier points are deducted, never below zero); then the contract

@@ -9,7 +9,7 @@ Worlds, all on common random numbers within a trial:
 * ``tg``: the effect exactly at the scenario's ``target_effect`` (the
   investor's measurement risk is the chance this world is not paid).
 
-Cohort-level simulation (MODEL.md s.3, counts and binary outcomes): for each
+Cohort-level simulation (docs/model.md s.6.1, counts and binary outcomes): for each
 cohort the engaged and the other starters are two groups. A count outcome's
 counterfactual events in a group of size ``m`` are ``Poisson(L)`` with
 ``L = m * mu0``, or, overdispersed, ``L ~ Gamma(m / k, k * mu0)`` (each person
@@ -32,7 +32,7 @@ with the outcome's effect set to the target (the same participant uniforms).
 Draws use their own streams, ``(20, outcome, cohort, kind)`` and
 ``(21, outcome, cohort, kind)``, names hashed, so a trial's numbers do not
 depend on chunking and adding a point or a cohort leaves the others alone
-(MODEL.md s.8).
+(docs/model.md s.13).
 """
 
 from __future__ import annotations

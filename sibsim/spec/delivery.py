@@ -1,10 +1,10 @@
-"""The optional ``delivery`` section of a scenario (MODEL.md s.7).
+"""The optional ``delivery`` section of a scenario (docs/model.md s.12).
 
 Many real SIBs struggled with delivery rather than with effect: referrals came
 in below plan, caseworkers were hired late, waiting lists grew and people were
 lost before they engaged. This section describes that pipeline so the
 discrete-event model in :mod:`sibsim.delivery` can turn it into the starts and
-engagement per period that the cohorts consume (MODEL.md s.2):
+engagement per period that the cohorts consume (docs/model.md s.3):
 
 referrals (Poisson)  ->  waiting list (may drop out)  ->  caseworker slot
 ->  engages (service for a while) or leaves at once  ->  slot freed.

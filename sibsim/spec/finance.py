@@ -1,4 +1,4 @@
-"""The ``finance`` and ``appraisal`` sections of a scenario (MODEL.md s.5-6; docs/finance.md).
+"""The ``finance`` and ``appraisal`` sections of a scenario (docs/model.md s.8-11; docs/finance.md).
 
 ``finance`` says who pays delivery costs and who bears the risk: the model the
 scenario is (``sib``, ``pbr``, ``fee``, ``hybrid``) and the terms of each, all
@@ -145,7 +145,7 @@ class Provider(_M):
     period (over periods with any cost), at 8% a year. These are modest on
     purpose: many small charities hold less than three to six months of
     spending (a common sector rule of thumb), and payment-by-results working
-    capital is the risk NCVO and the sector press describe (CASES.md).
+    capital is the risk NCVO and the sector press describe.
     Assumptions, not sources: set them for the provider you have in mind.
     """
 

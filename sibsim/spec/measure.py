@@ -1,4 +1,4 @@
-"""The optional ``measurement`` section: payments on measured improvement (MODEL.md s.4).
+"""The optional ``measurement`` section: payments on measured improvement (docs/model.md s.6).
 
 In a rate card the payer knows each outcome. Many real contracts instead pay
 on an improvement that is *measured*: the treated cohort's observed rate
@@ -170,8 +170,8 @@ class Pay(_M):
     """What a point pays once its trigger is met.
 
     ``per_unit``: ``price_per_unit * max(0, r_c - r_x) * N`` (units of
-    improvement, e.g. events avoided, in the measured population N; MODEL.md
-    s.4). ``schedule``: ``payment[j]`` at measured improvement
+    improvement, e.g. events avoided, in the measured population N; docs/model.md
+    s.6.3). ``schedule``: ``payment[j]`` at measured improvement
     ``improvement[j]``; nothing below the first threshold; ``step`` holds each
     amount until the next threshold, ``linear`` interpolates; flat after the
     last.

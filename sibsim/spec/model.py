@@ -2,7 +2,7 @@
 
 A scenario is one immutable value: metadata, a parameter table of named priors,
 and a structure (participants, outcomes, rate card, costs, finance) in which
-any number may be replaced by the name of a parameter. See MODEL.md and the
+any number may be replaced by the name of a parameter. See docs/model.md and the
 README's "Scenario format" section for what each field means.
 """
 
@@ -177,8 +177,8 @@ class Scenario(_M):
     costs: Costs = Costs()
     finance: Finance = Finance()
     appraisal: Appraisal | None = Field(None, description="value for money: value per outcome, discounting, optimism bias")
-    delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (MODEL.md s.7)")
-    measurement: Measurement | None = Field(None, description="payments on measured improvement (MODEL.md s.4)")
+    delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (docs/model.md s.12)")
+    measurement: Measurement | None = Field(None, description="payments on measured improvement (docs/model.md s.6)")
 
     @model_validator(mode="after")
     def _starts_or_delivery(self):
