@@ -199,4 +199,5 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
         bar.close()
     return Run(scenario=sc, seed=seed, trials=trials, metrics=out["metrics"], indicators=out["indicators"],
                params=out.get("params", {}), paths={k: np.concatenate(v) for k, v in paths.items()},
-               engine_seconds=time.perf_counter() - t0, versions=versions())
+               engine_seconds=time.perf_counter() - t0, versions=versions(),
+               finance_models=(sc.finance.model, *(m for m in dict.fromkeys(finance) if m != sc.finance.model)))

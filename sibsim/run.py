@@ -53,14 +53,37 @@ class Run:
     paths: Mapping[str, np.ndarray] = field(default_factory=dict)
     engine_seconds: float = 0.0
     versions: Mapping[str, str] = field(default_factory=dict)
+    finance_models: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name in ("metrics", "indicators", "params", "paths"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
 
+        if not self.finance_models:
+            object.__setattr__(self, "finance_models", (self.scenario.finance.model,))
+
     def __repr__(self) -> str:
         return f"Run({self.scenario.name!r}, trials={self.trials}, seed={self.seed})"
+
+    def model(self, name: str) -> "ModelResult":
+        """One finance model's results on this run's draws: shared outputs plus that model's own, plain names.
+
+        ``run.model("pbr").metrics["commissioner_cost"]`` is the (trials,) public cost under direct
+        payment by results. ``name`` must be one of :attr:`finance_models` (the scenario's own first).
+        """
+        if name not in self.finance_models:
+            raise KeyError(f"finance model {name!r} was not run; this run has {', '.join(self.finance_models)}")
+        own = name == self.finance_models[0]
+        others = tuple(m + "." for m in self.finance_models[1:])
+
+        def pick(d):
+            base = {k: v for k, v in d.items() if not k.startswith(others)}
+            if not own:
+                base.update({k[len(name) + 1:]: v for k, v in d.items() if k.startswith(name + ".")})
+            return MappingProxyType(base)
+
+        return ModelResult(name=name, metrics=pick(self.metrics), indicators=pick(self.indicators))
 
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, float]]:
@@ -109,6 +132,21 @@ class Run:
         if path is not None:
             Path(path).write_text(text + "\n")
         return text
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One finance model's per-trial results (see :meth:`Run.model`)."""
+
+    name: str
+    metrics: Mapping[str, np.ndarray]
+    indicators: Mapping[str, np.ndarray]
+
+    def metric_summaries(self) -> dict[str, dict[str, float]]:
+        return {k: summarise(v) for k, v in self.metrics.items()}
+
+    def probabilities(self) -> dict[str, dict[str, float]]:
+        return {k: probability(v) for k, v in self.indicators.items()}
 
 
 def _nan_to_none(x):
