@@ -92,8 +92,17 @@ def test_peterborough_measurement_risk_is_reported():
 
 # --- Rikers Island ---------------------------------------------------------------------------
 
+def full_term(sc):
+    """The contract without its early termination (the published IRR table assumes four years)."""
+    d = to_dict(sc)
+    del d["termination"]
+    return validate(d)
+
+
 def test_rikers_no_effect_leaves_investors_three_quarters_of_principal():
-    run = sibsim.simulate(noise_free(RIKERS, bed_days_reduction=0.0, baseline_drift=0.0), trials=200, seed=1)
+    # Social Ventures Australia case study of the ABLE SIB: below 8.5% 25% of principal lost (max loss USD 2.4m)
+    run = sibsim.simulate(full_term(noise_free(RIKERS, bed_days_reduction=0.0, baseline_drift=0.0)), trials=200,
+                          seed=1)
     m = run.metrics
     np.testing.assert_allclose(m["investor_drawdowns"], 9.6e6)
     np.testing.assert_allclose(m["outcome_payments"], 0.0)
@@ -101,12 +110,36 @@ def test_rikers_no_effect_leaves_investors_three_quarters_of_principal():
     np.testing.assert_allclose(m["investor_net_gain"], -0.25 * m["investor_drawdowns"])  # max loss USD 2.4m
 
 
-def test_rikers_shipped_design_loses_a_quarter_whenever_nothing_is_paid():
-    run = sibsim.simulate(sibsim.load(RIKERS), trials=1000, seed=2)
+def test_rikers_no_effect_ends_early_as_published():
+    # Philanthropy New York (30 July 2015) and Responsible Investor (July 2015): stopped after three years,
+    # USD 7.2m put up, Bloomberg Philanthropies covered USD 6m, Goldman Sachs lost USD 1.2m
+    run = sibsim.simulate(noise_free(RIKERS, bed_days_reduction=0.0, baseline_drift=0.0), trials=200, seed=1)
     m = run.metrics
+    assert run.indicators["terminated_early"].all()
+    np.testing.assert_array_equal(m["termination_period"], 11)  # end of year 3 (August 2015)
+    np.testing.assert_allclose(m["investor_drawdowns"], 7.2e6)
+    np.testing.assert_allclose(m["delivery_cost"], 7.2e6)
+    np.testing.assert_allclose(m["guarantee_paid"], 6e6)
+    np.testing.assert_allclose(m["investor_net_gain"], -1.2e6)
+    np.testing.assert_allclose(m["outcome_payments"], 0.0)
+    np.testing.assert_allclose(m["investor_moic"], 6 / 7.2)  # the guarantee counts in investor_moic
+    np.testing.assert_allclose(m["investor_moic_ex_guarantee"], 0.0)  # outcome payments alone: nothing
+    assert run.paths["investor"][:, 12:].any() == False  # noqa: E712  nothing after the contract ended
+    assert np.all(run.paths["guarantor"][:, 11] == -6e6)
+
+
+def test_rikers_shipped_design_loses_a_quarter_or_ends_early_whenever_nothing_is_paid():
+    run = sibsim.simulate(sibsim.load(RIKERS), trials=1000, seed=2)
+    m, ind = run.metrics, run.indicators
     none = m["outcome_payments"] == 0
     assert 0 < none.mean() < 1
-    np.testing.assert_allclose(m["investor_net_gain"][none], -2.4e6)
+    early = ind["terminated_early"]
+    assert 0.2 < early.mean() < 0.9
+    np.testing.assert_allclose(m["investor_net_gain"][early], -1.2e6)  # ended early: USD 1.2m lost
+    np.testing.assert_allclose(m["investor_net_gain"][none & ~early], -2.4e6)  # full term, under 8.5%
+    assert np.all(none[early])
+    # ended early exactly when the interim result missed the 10% goal
+    np.testing.assert_array_equal(early, m["measurement.interim.measured_improvement"] < 0.10)
     assert m["investor_net_gain"].max() == pytest.approx(11_713_376 - 9.6e6)  # max profit about 2.1m
 
 
@@ -114,7 +147,7 @@ def test_rikers_shipped_design_loses_a_quarter_whenever_nothing_is_paid():
                                             (0.16, 0.033), (0.20, 0.051)])
 def test_rikers_published_irr_at_each_reduction(reduction, irr):
     # a hair above each published reduction, so realised noise (thinning of ~450,000 bed days) stays above it
-    sc = noise_free(RIKERS, bed_days_reduction=reduction + 0.002, baseline_drift=0.0)
+    sc = full_term(noise_free(RIKERS, bed_days_reduction=reduction + 0.002, baseline_drift=0.0))
     run = sibsim.simulate(sc, trials=100, seed=3)
     assert run.metrics["measurement.final.measured_improvement"].min() >= reduction
     assert np.median(run.metrics["investor_irr"]) == pytest.approx(irr, abs=5e-4)

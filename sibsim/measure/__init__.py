@@ -97,12 +97,18 @@ def measure(sc, params, cohort, d) -> dict:
             amount = rules.gross(imp, diff, size, trigger=value(p.trigger, params),
                                  price_per_unit=_opt(p.pay.price_per_unit, params), thresholds=p.pay.improvement,
                                  payments=p.pay.payment, interpolation=p.pay.interpolation)
-            res[w] = {"rate": rate[w], "comparison": r_c, "improvement": imp, "true": true, "gross": amount}
+            met = np.isfinite(imp) & (imp >= value(p.trigger, params))
+            if p.pay.kind == "schedule":
+                met &= imp >= p.pay.improvement[0]
+            res[w] = {"rate": rate[w], "comparison": r_c, "improvement": imp, "true": true, "gross": amount,
+                      "met": met}
         out.append(res)
     names = [p.name for p in m.points]
-    payments = {}
+    payments, ends = {}, {}
     for w in worlds:
-        paid = rules.settle([r[w]["gross"] for r in out], periods=[p.payment_period for p in m.points],
+        ends[w] = end_period(sc, [r[w]["met"] for r in out], n)
+        gross = [np.where(p.payment_period <= ends[w], r[w]["gross"], 0.0) for p, r in zip(m.points, out)]
+        paid = rules.settle(gross, periods=[p.payment_period for p in m.points],
                             caps=[_opt(p.cap, params) for p in m.points],
                             net_of=[[names.index(q) for q in p.net_of] for p in m.points],
                             cap_total=_opt(m.cap_total, params))
@@ -111,7 +117,28 @@ def measure(sc, params, cohort, d) -> dict:
             r[w]["paid"] = a
             flow[:, p.payment_period] += a
         payments[w] = flow
-    return {"payments": payments, "points": out, "has_target": has_target}
+    return {"payments": payments, "points": out, "has_target": has_target, "end": ends}
+
+
+def end_period(sc, met: list[np.ndarray], n: int) -> np.ndarray:
+    """(n,) the contract's last period (docs/model.md s.8.3): ``T - 1`` unless ``termination`` stops it sooner.
+
+    ``met[i]``: (n,) whether point i's trigger was met. The contract stops at
+    ``termination.at_period`` or at the payment period of the first listed
+    point in ``on_failed_points`` whose trigger was not met, whichever is sooner.
+    """
+    T = sc.horizon_periods
+    end = np.full(n, T - 1, dtype=np.int64)
+    term = getattr(sc, "termination", None)
+    if term is None:
+        return end
+    if term.at_period is not None:
+        end = np.minimum(end, term.at_period)
+    names = [p.name for p in sc.measurement.points] if sc.measurement is not None else []
+    for name in term.on_failed_points:
+        i = names.index(name)
+        end = np.where(~met[i], np.minimum(end, sc.measurement.points[i].payment_period), end)
+    return end
 
 
 def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, dict]:
@@ -128,11 +155,14 @@ def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, 
         metrics[f"{at}.true_improvement"] = tr["true"]
         metrics[f"{at}.payment"] = tr["paid"]
         ind[f"{at}_triggered"] = tr["gross"] > 0
+        ind[f"{at}_trigger_met"] = tr["met"]
     metrics["measurement.payments"] = flows["tr"].sum(axis=1)
     metrics["measurement.payments_no_effect"] = flows["cf"].sum(axis=1)
     ind["measurement.pay_when_no_effect"] = flows["cf"].sum(axis=1) > 0
     if res["has_target"]:
         metrics["measurement.payments_at_target"] = flows["tg"].sum(axis=1)
         ind["measurement.no_pay_at_target"] = ~(flows["tg"].sum(axis=1) > 0)
+    if getattr(sc, "termination", None) is not None:
+        metrics["termination_period"] = res["end"]["tr"].astype(float)
     new = Payments(pay.treated + flows["tr"], pay.counterfactual + flows["cf"], pay.outcomes_tr, pay.outcomes_cf)
     return new, metrics, ind

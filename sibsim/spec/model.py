@@ -18,7 +18,7 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 from .base import FrozenDict, Value, _M  # noqa: E402  (shared with spec.delivery)
 from .delivery import Delivery  # noqa: E402
-from .finance import Appraisal, Finance  # noqa: E402
+from .finance import Appraisal, Finance, Termination  # noqa: E402
 from .measure import Measurement  # noqa: E402
 
 
@@ -179,6 +179,7 @@ class Scenario(_M):
     appraisal: Appraisal | None = Field(None, description="value for money: value per outcome, discounting, optimism bias")
     delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (docs/model.md s.12)")
     measurement: Measurement | None = Field(None, description="payments on measured improvement (docs/model.md s.6)")
+    termination: Termination | None = Field(None, description="the contract stops early (docs/model.md s.8.3)")
 
     @model_validator(mode="after")
     def _starts_or_delivery(self):
