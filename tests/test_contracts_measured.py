@@ -60,11 +60,12 @@ def test_peterborough_pooled_nine_percent_pays():
 
 
 def test_peterborough_price_is_the_three_percent_calibration():
-    # drawdowns of GBP 290,000 at the end of quarters 0..15, one payment at the end of quarter 28:
+    # drawdowns of GBP 290,000 at the end of quarters 0..15, one payment at the end of quarter 30 (2018 Q1):
     # the payment that returns 3% a year, over the 279 events a pooled 9% fall avoids (1.55 x 2,000 x 9%)
     sc = sibsim.load(PETERBOROUGH)
     q = 1.03 ** 0.25 - 1
-    payment = sum(290_000 * (1 + q) ** (28 - t) for t in range(16))
+    payment = sum(290_000 * (1 + q) ** (30 - t) for t in range(16))
+    assert payment < 6_255_751  # within the published maximum
     assert sc.parameters["price_per_event_avoided"] == pytest.approx(payment / (0.09 * 1.55 * 2000), rel=1e-3)
 
 
@@ -76,6 +77,29 @@ def test_peterborough_pooled_nine_percent_returns_about_three_percent_a_year():
     assert np.median(pooled) == pytest.approx(0.09, abs=0.002)
     assert np.median(run.metrics["investor_irr"]) == pytest.approx(0.03, abs=0.002)
     assert run.indicators["measurement.cohort_1_triggered"].mean() < 0.2  # 9% rarely clears 10% in one cohort
+
+
+def test_peterborough_payments_capped_at_the_published_maximum_and_paid_in_2016_and_2018():
+    # INDIGO-POJ-0153 (GO Lab) and the Ministry of Justice's final report (2017): the Ministry of Justice and
+    # the Big Lottery Fund paid up to GBP 6,255,751, in 2016 and 2018; quarters count from 2010 Q3
+    sc = sibsim.load(PETERBOROUGH)
+    assert sc.measurement.cap_total == 6_255_751
+    assert {p.name: 2010.5 + p.payment_period / 4 for p in sc.measurement.points} == {
+        "cohort_1": 2016.5, "cohort_2": 2018.0, "pooled": 2018.0}
+    run = sibsim.simulate(sc, trials=2000, seed=8)
+    m = run.metrics
+    assert m["outcome_payments"].max() <= 6_255_751 + 1e-6
+    assert m["commissioner_cost"].max() <= 6_255_751 + 1e-6
+    assert (m["outcome_payments"] > 6_255_751 - 1).mean() > 0.02  # the cap binds in some trials
+    paid = run.paths["outcome_payments"]
+    years = 2010.5 + np.arange(paid.shape[1]) / 4
+    assert set(np.floor(years[paid.sum(axis=0) > 0]).astype(int)) <= {2016, 2018}
+    # uncapped, the same draws would pay more than the published maximum
+    d = to_dict(sc)
+    del d["measurement"]["cap_total"]
+    free = sibsim.simulate(validate(d), trials=2000, seed=8).metrics["outcome_payments"]
+    assert (free > 6_255_751).mean() > 0.02
+    np.testing.assert_allclose(m["outcome_payments"], np.minimum(free, 6_255_751))
 
 
 def test_peterborough_measurement_risk_is_reported():
