@@ -92,7 +92,7 @@ def _poisson_starts(sc: Scenario, params, d: draw.BlockDraws) -> tuple[np.ndarra
 
 def _lag_tables(sc: Scenario):
     K = len(sc.outcomes)
-    L = max(len(o.lag.values) for o in sc.outcomes)
+    L = max((len(o.lag.values) for o in sc.outcomes), default=1)  # no outcomes: impact estimates only (i10)
     vals = np.zeros((K, L), np.int64)
     cdf = np.ones((K, L))
     nv = np.zeros(K, np.int64)

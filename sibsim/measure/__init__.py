@@ -41,6 +41,7 @@ import numpy as np
 from ..cohorts import value
 from ..payments import Payments
 from . import rules
+from .estimates import estimate_payments
 from .worlds import ESTIMATE, comparison, cohort_totals, draws, exact_level, key
 
 WORLDS = ("tr", "cf", "tg")
@@ -66,8 +67,10 @@ def measure(sc, params, cohort, d) -> dict:
     for mo in m.outcomes:
         totals[mo.name] = cohort_totals(sc, mo, params, cohort, d, bounds)
         groups[mo.name] = comparison(sc, mo, params, d, totals[mo.name])
-    has_target = all(totals[p.outcome].tg is not None for p in m.points)
+    has_target = (all(totals[p.outcome].tg is not None for p in m.points)
+                  and all(e.target_effect is not None for e in m.estimates))
     worlds = WORLDS if has_target else WORLDS[:2]
+    est = estimate_payments(sc, params, d, worlds)  # plain impact estimates (s.6.5), settled with the points
     out = []
     for p in m.points:
         mo = next(o for o in m.outcomes if o.name == p.outcome)
@@ -104,20 +107,22 @@ def measure(sc, params, cohort, d) -> dict:
                       "met": met}
         out.append(res)
     names = [p.name for p in m.points]
+    periods = [p.payment_period for p in m.points] + [x["period"] for x in est]
     payments, ends = {}, {}
     for w in worlds:
         ends[w] = end_period(sc, [r[w]["met"] for r in out], n)
-        gross = [np.where(p.payment_period <= ends[w], r[w]["gross"], 0.0) for p, r in zip(m.points, out)]
-        paid = rules.settle(gross, periods=[p.payment_period for p in m.points],
-                            caps=[_opt(p.cap, params) for p in m.points],
-                            net_of=[[names.index(q) for q in p.net_of] for p in m.points],
+        gross = [np.where(t <= ends[w], g, 0.0) for t, g in
+                 zip(periods, [r[w]["gross"] for r in out] + [x["gross"][w] for x in est])]
+        paid = rules.settle(gross, periods=periods,
+                            caps=[_opt(p.cap, params) for p in m.points] + [None] * len(est),
+                            net_of=[[names.index(q) for q in p.net_of] for p in m.points] + [[]] * len(est),
                             cap_total=_opt(m.cap_total, params))
         flow = np.zeros((n, T))
-        for p, r, a in zip(m.points, out, paid):
-            r[w]["paid"] = a
-            flow[:, p.payment_period] += a
+        for t, r, a in zip(periods, out + est, paid):
+            r.setdefault(w, {})["paid"] = a
+            flow[:, t] += a
         payments[w] = flow
-    return {"payments": payments, "points": out, "has_target": has_target, "end": ends}
+    return {"payments": payments, "points": out, "estimates": est, "has_target": has_target, "end": ends}
 
 
 def end_period(sc, met: list[np.ndarray], n: int) -> np.ndarray:
@@ -156,6 +161,12 @@ def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, 
         metrics[f"{at}.payment"] = tr["paid"]
         ind[f"{at}_triggered"] = tr["gross"] > 0
         ind[f"{at}_trigger_met"] = tr["met"]
+    for e in sc.measurement.estimates:  # plain impact estimates: per estimate, over its periods
+        mine = [x for x in res["estimates"] if x["estimate"] is e]
+        at = f"measurement.{e.name}"
+        metrics[f"{at}.mean_estimate"] = np.mean([x["value"]["tr"] for x in mine], axis=0)
+        metrics[f"{at}.payment"] = sum(x["tr"]["paid"] for x in mine)
+        ind[f"{at}_paid"] = metrics[f"{at}.payment"] > 0
     metrics["measurement.payments"] = flows["tr"].sum(axis=1)
     metrics["measurement.payments_no_effect"] = flows["cf"].sum(axis=1)
     ind["measurement.pay_when_no_effect"] = flows["cf"].sum(axis=1) > 0

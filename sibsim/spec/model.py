@@ -138,7 +138,7 @@ class Outcome(_M):
 
 
 class RateCard(_M):
-    prices: FrozenDict(str, Value) = Field(description="price per achieved outcome, by outcome name")
+    prices: FrozenDict(str, Value) = Field(default_factory=dict, description="price per achieved outcome, by outcome name")
     payment_lag_periods: int = Field(0, ge=0)
     cap_per_participant: Value | None = None
     cap_per_outcome: FrozenDict(str, int) = Field(default_factory=dict, description="maximum number paid, by outcome")
@@ -172,7 +172,7 @@ class Scenario(_M):
     parameters: FrozenDict(str, ParamEntry) = Field(default_factory=dict)
     correlations: tuple[Correlation, ...] = ()
     participants: Participants
-    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(description="[] only when measurement.estimates pays (docs/model.md s.6.5)")
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
