@@ -99,8 +99,11 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         probs.append(("outcomes", f"outcome names must be unique; repeated: {', '.join(dup)}"))
+    from .model import count_problems  # count outcomes (docs/model.md s.4.3): a mean, not a probability
+
+    probs += count_problems(sc)
     for i, o in enumerate(sc.outcomes):
-        ref(f"outcomes.{i}.baseline", o.baseline, lo=0, hi=1)
+        ref(f"outcomes.{i}.baseline", o.baseline, lo=0, hi=None if o.kind == "count" else 1)
         ref(f"outcomes.{i}.effect.size", o.effect.size)
         if o.requires is not None:
             if o.requires not in names:

@@ -129,9 +129,12 @@ class Lag(_M):
 
 class Outcome(_M):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    kind: Literal["binary"] = "binary"
+    kind: Literal["binary", "count"] = Field(
+        "binary", description="binary: achieved or not; count: events per participant within the lag window, "
+                              "Poisson, priced per event (docs/model.md s.4.3)")
     direction: Literal["increase", "reduce"] = "increase"
-    baseline: Value = Field(description="counterfactual probability (conditional on the prerequisite, if any)")
+    baseline: Value = Field(description="counterfactual probability (conditional on the prerequisite, if any); "
+                                        "for a count outcome, mean events per participant (mu0)")
     effect: Effect = Effect()
     lag: Lag = Lag(dist="fixed", periods=1)
     requires: str | None = Field(None, description="name of a prerequisite outcome")
@@ -157,6 +160,32 @@ class Costs(_M):
     per_engaged_per_period: Value = 0.0
     service_periods: int = Field(1, ge=1, description="periods an engaged participant is served (for per-period cost)")
     multiplier: Value = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
+
+
+def count_problems(sc) -> list[tuple[str, str]]:
+    """Checks of count outcomes (docs/model.md s.4.3) against the rest of the scenario."""
+    probs = []
+    counts = {o.name for o in sc.outcomes if o.kind == "count"}
+    for i, o in enumerate(sc.outcomes):
+        if o.kind == "count" and o.requires is not None:
+            probs.append((f"outcomes.{i}.requires", f"a count outcome cannot require another outcome; "
+                                                    f"got requires: {o.requires}"))
+        if o.requires in counts:
+            probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is a count outcome and cannot be a "
+                                                    "prerequisite; prerequisites are binary outcomes"))
+        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
+            probs.append((f"outcomes.{i}.baseline", f"mean events per participant must be >= 0; got {o.baseline}"))
+    priced = sorted(k for k in sc.rate_card.prices if k in counts)
+    if priced and sc.rate_card.cap_per_participant is not None:
+        probs.append(("rate_card.cap_per_participant", f"is not applied to count outcomes ({', '.join(priced)} "
+                                                       "priced per event): cap their volume with cap_per_outcome "
+                                                       "or the total with cap_total instead"))
+    m = getattr(sc, "measurement", None)
+    for i, mo in enumerate(m.outcomes if m is not None else ()):
+        if mo.from_outcome in counts:
+            probs.append((f"measurement.outcomes.{i}.from_outcome", f"'{mo.from_outcome}' is a count outcome; "
+                                                                    "from_outcome measures a binary outcome"))
+    return probs
 
 
 ParamEntry = Union[float, Prior]
