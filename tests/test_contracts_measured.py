@@ -175,3 +175,13 @@ def test_rikers_published_irr_at_each_reduction(reduction, irr):
     run = sibsim.simulate(sc, trials=100, seed=3)
     assert run.metrics["measurement.final.measured_improvement"].min() >= reduction
     assert np.median(run.metrics["investor_irr"]) == pytest.approx(irr, abs=5e-4)
+
+
+def test_rikers_points_after_an_early_end_are_never_reached():
+    run = sibsim.simulate(sibsim.load(RIKERS), trials=1000, seed=2)
+    ind, m = run.indicators, run.metrics
+    early = ind["terminated_early"]
+    assert not ind["measurement.final_triggered"][early].any()
+    np.testing.assert_array_equal(ind["measurement.final_triggered"], m["measurement.final.payment"] > 0)
+    np.testing.assert_array_equal(ind["any_payment"], m["measurement.final.payment"] > 0)
+    np.testing.assert_array_equal(early, ~ind["measurement.interim_trigger_met"])

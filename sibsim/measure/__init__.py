@@ -159,8 +159,9 @@ def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, 
         metrics[f"{at}.measured_improvement"] = tr["improvement"]
         metrics[f"{at}.true_improvement"] = tr["true"]
         metrics[f"{at}.payment"] = tr["paid"]
-        ind[f"{at}_triggered"] = tr["gross"] > 0
-        ind[f"{at}_trigger_met"] = tr["met"]
+        live = p.payment_period <= res["end"]["tr"]  # a point after the contract ended is never reached
+        ind[f"{at}_triggered"] = (tr["gross"] > 0) & live
+        ind[f"{at}_trigger_met"] = tr["met"] & live
     for e in sc.measurement.estimates:  # plain impact estimates: per estimate, over its periods
         mine = [x for x in res["estimates"] if x["estimate"] is e]
         at = f"measurement.{e.name}"
