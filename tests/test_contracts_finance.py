@@ -150,6 +150,24 @@ def test_fcf_returns_within_the_published_range(fcf):
     assert np.all(m["outcome_payments"] <= 1.3e6 + 1e-6)
 
 
+# --- DWP Innovation Fund ------------------------------------------------------------------------------
+
+def test_dwp_round_2_rate_card_and_what_its_evaluation_found():
+    # DWP Innovation Fund round 2 rate card (INDIGO, GO Lab); DWP, "Innovation Fund pilots: qualitative
+    # evaluation and impact assessment" (2016-2018): no positive impact found, so most of what a rate card
+    # pays is for outcomes that would have happened anyway
+    sc = sibsim.load(ROOT / "scenarios" / "dwp_innovation_fund.yaml")
+    assert dict(sc.rate_card.prices) == {
+        "school_behaviour": 1300, "school_attendance": 1400, "attitude_to_school": 700, "nqf_level_1": 1100,
+        "nqf_level_2": 3300, "nqf_level_3": 5100, "job_entry": 3500, "job_sustained_26w": 2000}
+    assert sc.rate_card.cap_per_participant == 11_700
+    m = sibsim.simulate(sc, trials=TRIALS, seed=7).metrics
+    assert np.nanmean(m["deadweight_share"]) > 0.6
+    assert 0.01 < np.nanmedian(m["investor_irr"]) < 0.20  # returns in the field's published 1-20% range
+    per_person = m["outcome_payments"] / m["participants"]
+    assert per_person.max() <= 11_700
+
+
 # --- Life Chances Fund -------------------------------------------------------------------------------
 
 def test_lcf_fund_pays_20_percent_of_every_payment_under_every_model(lcf):
@@ -183,7 +201,8 @@ def test_lcf_value_for_money_and_acceptability():
 
 
 def test_every_shipped_contract_runs_every_model():
-    for name in ("utah_preschool", "essex_mst", "life_chances_fund", "fair_chance_fund", "peterborough", "rikers"):
+    for name in ("utah_preschool", "essex_mst", "life_chances_fund", "fair_chance_fund", "peterborough", "rikers",
+                 "dwp_innovation_fund"):
         run = sibsim.simulate(ROOT / "scenarios" / f"{name}.yaml", trials=100, seed=1,
                               finance=("sib", "pbr", "fee", "hybrid"))
         assert np.isfinite(run.metrics["outcome_payments"]).all(), name
