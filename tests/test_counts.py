@@ -136,3 +136,17 @@ def test_bad_count_outcomes_are_refused_naming_the_field(change, field, words):
 
 def test_a_mean_above_one_is_allowed_for_counts():
     assert validate(counting()).outcomes[0].baseline == 20.0
+
+
+def test_variance_with_random_engagement_matches_the_closed_form():
+    # per participant starting in t: events before the horizon ~ Poisson(mu_j q_t), mu_j = mu1 if engaged
+    # (probability e) else mu0, q_t = P(t + L < T); so Var = sum_t s_t (q_t E[mu] + q_t^2 e (1 - e) (mu1 - mu0)^2).
+    # A shared stream for the engaged and the others, or lost participants, would change it
+    x = sibsim.simulate(validate(counting()), trials=6000, seed=9).metrics["outcomes.nights"]
+    e, mu0, mu1, T = 0.6, 20.0, 30.0, 8
+    var = 0.0
+    for t, s in enumerate(STARTS):
+        q = sum(1 for l in (1, 2, 3, 4) if t + l < T) / 4
+        var += s * (q * (e * mu1 + (1 - e) * mu0) + q * q * e * (1 - e) * (mu1 - mu0) ** 2)
+    # sd of a sample variance: var sqrt(2 / (n - 1)) for a near-normal total
+    assert x.var(ddof=1) == pytest.approx(var, abs=4 * var * math.sqrt(2 / (x.size - 1)))
