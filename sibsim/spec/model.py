@@ -173,8 +173,6 @@ def count_problems(sc) -> list[tuple[str, str]]:
         if o.requires in counts:
             probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is a count outcome and cannot be a "
                                                     "prerequisite; prerequisites are binary outcomes"))
-        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
-            probs.append((f"outcomes.{i}.baseline", f"mean events per participant must be >= 0; got {o.baseline}"))
     priced = sorted(k for k in sc.rate_card.prices if k in counts)
     if priced and sc.rate_card.cap_per_participant is not None:
         probs.append(("rate_card.cap_per_participant", f"is not applied to count outcomes ({', '.join(priced)} "
