@@ -5,6 +5,7 @@
 #   make test         venv + system-deps, then the whole pytest suite
 #   make app          run the Streamlit app (app.py) headless and print its URL
 #   make bench        run benchmarks/run_all.py
+#   make mutation     build deliberate bugs into the C participant pass; each must fail a test
 #   make clean        remove caches and build leftovers (keeps .venv; see distclean)
 #
 # CI runs `bash .ci/run` (which runs `make test`) in a fresh clone on a fresh
@@ -34,7 +35,7 @@ APT_PACKAGES_POSTGRES := postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv build-deps system-deps test app bench clean distclean
+.PHONY: venv build-deps system-deps test app bench mutation clean distclean
 
 # ---------------------------------------------------------------- venv
 venv: $(STAMP)
@@ -107,6 +108,12 @@ app: venv
 # ---------------------------------------------------------------- benchmarks
 bench: venv
 	$(PY) benchmarks/run_all.py
+
+# ---------------------------------------------------------------- mutation check
+# Each mutant of sibsim/_kernel.c is compiled into a temporary directory and run
+# against tests/test_kernel_ref.py and the cap tests (tests/mutation/run.py).
+mutation: venv
+	$(PY) tests/mutation/run.py
 
 # ---------------------------------------------------------------- cleaning
 clean:

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sibsim import kernel, kernel_ref
@@ -25,6 +25,7 @@ from helpers import benchmark_dict, scenario
 
 MUTATION = bool(os.environ.get("SIBSIM_KERNEL_SO"))  # run by tests/mutation/run.py on a mutant build
 EXAMPLES = 300 if MUTATION else 150
+PHASES = (Phase.explicit, Phase.generate) if MUTATION else tuple(Phase)  # a mutant needs a failure, not a small one
 needs_c = pytest.mark.skipif(kernel._compiled() is None, reason="the compiled participant pass is not built")
 
 
@@ -123,7 +124,7 @@ cases = st.fixed_dictionaries(dict(
 
 
 @needs_c
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=MUTATION, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=MUTATION, phases=PHASES, suppress_health_check=[HealthCheck.too_slow])
 @given(cases)
 def test_c_pass_equals_numpy_reference_bit_for_bit(args):
     case = random_case(**args)
