@@ -370,5 +370,8 @@ def apply_copula(u: np.ndarray, chol: np.ndarray | None) -> np.ndarray:
     """
     if chol is None:
         return u
-    z = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16)) @ chol.T
+    x = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16))
+    z = np.zeros_like(x)
+    for j in range(x.shape[1]):  # z = x @ chol.T term by term: a trial's draws must not depend on its batch
+        z += x[:, j, None] * chol[:, j]
     return special.ndtr(z)
