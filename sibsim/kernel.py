@@ -70,9 +70,19 @@ def _compiled():
     return _C[path]
 
 
+def _notice() -> None:
+    """Say once per run (not once per worker process) that the numpy pass stands in for the compiled one."""
+    global _NOTICE_SHOWN
+    if _NOTICE_SHOWN or os.environ.get("SIBSIM_KERNEL_NOTICE_SHOWN"):
+        return
+    _NOTICE_SHOWN = True
+    os.environ["SIBSIM_KERNEL_NOTICE_SHOWN"] = "1"  # inherited by worker processes started after this
+    print("sibsim: compiled participant pass not built (no C compiler at install?); using the slower numpy "
+          "reference (same results)", file=sys.stderr)
+
+
 def backend() -> str:
     """``"c"`` or ``"numpy"``: the participant pass this process runs (see the module docstring)."""
-    global _NOTICE_SHOWN
     choice = os.environ.get("SIBSIM_KERNEL", "").strip().lower()
     if choice not in ("", "c", "numpy"):
         raise UsageError(f"SIBSIM_KERNEL must be 'c' or 'numpy'; got {choice!r}")
@@ -83,10 +93,7 @@ def backend() -> str:
     if choice == "c":
         raise UsageError("SIBSIM_KERNEL=c but sibsim's compiled participant pass (sibsim/_kernel.c) was not built; "
                          "reinstall sibsim with a C compiler, or unset SIBSIM_KERNEL to use the numpy pass")
-    if not _NOTICE_SHOWN:
-        _NOTICE_SHOWN = True
-        print("sibsim: compiled participant pass not built (no C compiler at install?); using the slower numpy "
-              "reference (same results)", file=sys.stderr)
+    _notice()
     return "numpy"
 
 
@@ -157,3 +164,7 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
 def thresholds(p: np.ndarray) -> np.ndarray:
     """Probabilities as int64 thresholds for 32-bit uniform integers: ``u < round(p * 2**32)``."""
     return np.rint(np.clip(p, 0.0, 1.0) * 4294967296.0).astype(np.int64)
+
+
+if os.environ.get("SIBSIM_KERNEL", "").strip().lower() in ("", "c") and _compiled() is None:
+    _notice()  # at import, in the main process, before any worker is forked

@@ -204,9 +204,53 @@ def test_missing_extension_falls_back_with_one_notice(monkeypatch, capsys):
     monkeypatch.setattr(kernel, "_compiled", lambda: None)
     monkeypatch.setattr(kernel, "_NOTICE_SHOWN", False)
     monkeypatch.delenv("SIBSIM_KERNEL", raising=False)
+    monkeypatch.setenv("SIBSIM_KERNEL_NOTICE_SHOWN", "")  # restored after the test
     assert kernel.backend() == "numpy" and kernel.backend() == "numpy"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "numpy reference" in err
     monkeypatch.setenv("SIBSIM_KERNEL", "c")
     with pytest.raises(Exception, match="was not built"):
         kernel.backend()
+
+
+def test_setup_warns_instead_of_failing_without_a_compiler(tmp_path):
+    """setup.py's build_ext: no compiler means a warning and no extension, not a failed install."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    env = {**os.environ, "CC": str(tmp_path / "no-such-cc")}
+    r = subprocess.run([sys.executable, str(ROOT / "setup.py"), "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+                        "--build-temp", str(tmp_path / "tmp")], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "WARNING: sibsim's compiled participant pass was not built" in r.stderr
+    assert not list((tmp_path / "lib").rglob("_kernel*"))
+
+
+@pytest.mark.slow
+def test_sibsim_runs_without_the_extension_with_one_notice_and_the_same_numbers(tmp_path):
+    """A copy of the package with no compiled pass, run as a fresh process on two workers."""
+    import shutil
+    import site
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    shutil.copytree(ROOT / "sibsim", tmp_path / "pkg" / "sibsim", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    bench = str(ROOT / "scenarios" / "benchmark.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIBSIM_KERNEL")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "pkg"), *site.getsitepackages()])
+    # -S: no .pth files, so an editable install of sibsim cannot supply the extension
+    r = subprocess.run([sys.executable, "-S", "-m", "sibsim", "run", bench, "--trials", "1200", "--seed", "3",
+                        "--chunk", "500", "--workers", "2", "-q", "--csv", str(tmp_path / "numpy.csv")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("compiled participant pass not built") == 1 and r.stderr.count("\n") == 1, r.stderr
+    from sibsim.cli import main
+
+    with backend("c" if kernel._compiled() is not None else "numpy"):
+        assert main(["run", bench, "--trials", "1200", "--seed", "3", "-q", "--csv", str(tmp_path / "c.csv")]) == 0
+    assert (tmp_path / "numpy.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
