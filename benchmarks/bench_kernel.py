@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import sibsim
-from sibsim import draw, kernel, kernel_ref
-from sibsim.cohorts import simulate_cohort
+from sibsim import cohorts, draw, kernel
 from sibsim.engine import sample_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,11 +75,11 @@ def pass_inputs(trials: int) -> dict:
         seen.update(dict(zip(names, args)))
         return real(*args)
 
-    kernel.participant_pass = record
+    cohorts.participant_pass = record
     try:
-        simulate_cohort(sc, params, d)
+        cohorts.simulate_cohort(sc, params, d)
     finally:
-        kernel.participant_pass = real
+        cohorts.participant_pass = real
     return seen
 
 

@@ -74,6 +74,20 @@ def test_volume_cap_per_outcome():
     assert run.metrics["outcomes.a"][0] == 3  # achieved, though only two are paid
 
 
+def test_volume_cap_pays_exactly_the_first_outcomes_up_to_the_limit():
+    """Benchmark draws without per-participant or contract cap, payment lag 0: a volume cap of 260 job entries
+    removes 3,500 for every job entry beyond 260 within the horizon, trial by trial."""
+    d = benchmark_dict()
+    d["rate_card"] = {"prices": d["rate_card"]["prices"], "payment_lag_periods": 0}
+    free = sibsim.simulate(scenario(d), trials=400, seed=5).metrics
+    d["rate_card"]["cap_per_outcome"] = {"job_entry": 260}
+    capped = sibsim.simulate(scenario(d), trials=400, seed=5).metrics
+    excess = np.maximum(free["outcomes.job_entry"] - 260, 0)
+    assert (excess > 0).mean() > 0.3 and (excess == 0).mean() > 0.1  # the cap binds in some trials, not all
+    np.testing.assert_allclose(capped["outcome_payments"], free["outcome_payments"] - 3500 * excess, rtol=1e-12)
+    np.testing.assert_array_equal(capped["outcomes.job_entry"], free["outcomes.job_entry"])  # achieved, not paid
+
+
 def test_payment_on_engaged_only():
     d = tiny()
     d["participants"]["engagement"] = 0.0
@@ -220,7 +234,14 @@ def test_caps_additionality_and_cash_conservation(d, seed):
         if rc.cap_per_participant >= 8500:  # above every participant's possible total: no effect at all
             np.testing.assert_array_equal(pay, unc.metrics["outcome_payments"])
     if "job_entry" in rc.cap_per_outcome:
-        assert run.metrics["outcome_payments"].max() <= 1000 * 1000 + 4000 * 1000 + 3500 * rc.cap_per_outcome["job_entry"]
+        # the same draws without the volume cap: it removes at most one payment (<= 3,500) for each job entry
+        # beyond the limit, and never adds
+        vcap = rc.cap_per_outcome["job_entry"]
+        nov = sibsim.simulate(scenario({**d, "rate_card": {**d["rate_card"], "cap_per_outcome": {}}}), trials=200,
+                              seed=seed).metrics["outcome_payments"]
+        excess = np.maximum(run.metrics["outcomes.job_entry"] - vcap, 0)
+        assert np.all(pay <= nov + 1e-6)
+        assert np.all(pay >= nov - 3500 * excess - 1e-6)
     # beneficial effects only: additional outcomes never negative, participant by participant in aggregate
     for k in ("job_entry", "job_sustained", "qualification"):
         assert run.metrics[f"additional_outcomes.{k}"].min() >= 0
