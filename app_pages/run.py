@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages import common
 from sibsim.errors import SibsimError
+from sibsim import report
 from sibsim.plots import runs as plots
 
 ss = st.session_state
@@ -97,13 +98,20 @@ st.dataframe(common.probability_table(run),
 
 st.subheader("Download")
 stem = f"{run.scenario.content_hash}_seed{run.seed}_{run.trials}"
-d1, d2, d3 = st.columns(3)
+d1, d2, d3, d4, d5 = st.columns(5)
 d1.download_button("Run record (JSON)", run.to_json(), file_name=f"run_{stem}.json", mime="application/json",
                    on_click="ignore", width="stretch")
 d2.download_button("Per-trial results (CSV)", lambda: run.to_frame().to_csv(), file_name=f"trials_{stem}.csv",
                    mime="text/csv", on_click="ignore", width="stretch")
 d3.download_button("Figures (PNG)", lambda: plots.to_png(plots.overview(run, parties=parties)),
                    file_name=f"figures_{stem}.png", mime="image/png", on_click="ignore", width="stretch")
+d4.download_button("Workbook (Excel)", lambda: report.xlsx_bytes(run), file_name=f"sibsim_{stem}.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+                   width="stretch", help="Inputs, summary per finance model and party, cash flows per period, "
+                                         "probabilities and provenance")
+d5.download_button("Report (PDF)", lambda: report.pdf_bytes(run), file_name=f"sibsim_{stem}.pdf",
+                   mime="application/pdf", on_click="ignore", width="stretch",
+                   help="A few printable pages: the question, the contract, headline results, figures, assumptions")
 
 left, right = st.columns(2)
 with left:
