@@ -27,6 +27,7 @@ pages = [
     st.Page("app_pages/scenario.py", title="Scenario", icon=":material/edit_note:", default=True),
     st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/analysis.py", title="Analysis", icon=":material/query_stats:"),
     st.Page("app_pages/evidence.py", title="Evidence base", icon=":material/inventory_2:"),
 ]
 page = st.navigation(pages)
