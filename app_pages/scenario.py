@@ -44,7 +44,16 @@ PRIOR = TypeAdapter(Prior)
 
 def _load_shipped() -> None:
     name = ss["src_file"]
-    common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml")
+    if name is None:
+        return
+    common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml", origin=("scenario", name))
+
+
+def _reload() -> None:
+    origin = ss.get("scenario_origin")
+    if origin and origin[0] == "scenario":
+        common.set_scenario(spec.load(common.shipped()[origin[1]]), source=f"scenarios/{origin[1]}.yaml",
+                            origin=origin)
 
 
 def _set(data: dict, path: tuple, value) -> None:
@@ -175,11 +184,14 @@ st.caption("Start from a shipped scenario or your own YAML, then edit its priors
 src = st.radio("Start from", ["A shipped scenario", "An uploaded YAML file"], horizontal=True, key="src_kind")
 if src == "A shipped scenario":
     names = list(common.shipped())
-    current = ss.scenario_source.removeprefix("scenarios/").removesuffix(".yaml")
+    origin = ss.get("scenario_origin")
+    current = origin[1] if origin and origin[0] == "scenario" and not ss.get("scenario_edited") else None
+    if ss.get("src_file") != current:  # the box says which file is loaded, and nothing once it is edited
+        ss["src_file"] = current
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-    c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else 0, key="src_file",
-                 on_change=_load_shipped)
-    c2.button("Reload (discard edits)", on_click=_load_shipped)
+    c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else None, key="src_file",
+                 on_change=_load_shipped, placeholder="edited: choose a shipped scenario to start again")
+    c2.button("Reload (discard edits)", on_click=_reload, disabled=not (origin and origin[0] == "scenario"))
 else:
     st.file_uploader("Scenario YAML (UTF-8, at most 1 MB)", type=["yaml", "yml"], key="upload", on_change=_upload)
     if ss.get("upload_error"):
@@ -193,7 +205,7 @@ if ss.problems:
     st.error(f"**This scenario has {n} problem{'s' * (n != 1)}**; the other pages use it once "
              f"{'they are' if n > 1 else 'it is'} fixed.\n\n{common.problem_lines(ss.problems)}")
 else:
-    st.success(f"**{sc.name}** is valid · hash `{sc.content_hash}` · from {ss.scenario_source}")
+    st.success(f"**{sc.name}** is valid · hash `{sc.content_hash}` · from {common.source_label()}")
 
 text_field("Scenario name", ("name",), parse=lambda s: s.strip())
 if data.get("description"):

@@ -196,7 +196,7 @@ def test_run_shows_headline_figures_distributions_and_downloads(app):
     assert metrics["Expected outcome payments"].startswith("£")
     assert len(app.image) == 3  # IRR histogram, payments histogram, fan charts
     assert [b.label for b in app.download_button] == ["Run record (JSON)", "Per-trial results (CSV)",
-                                                      "Figures (PNG)"]
+                                                      "Figures (PNG)", "Workbook (Excel)", "Report (PDF)"]
     assert "Outcome payments" in app.dataframe[0].value.index
     assert app.session_state["run"].trials == TRIALS
     assert app.number_input(key="trials").value == TRIALS
