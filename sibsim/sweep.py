@@ -266,8 +266,13 @@ def _client(scheduler, workers: int | None):
     if isinstance(scheduler, Client):
         return scheduler, []
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=":0")
+        import dask
+
+        # the workers fork from this process, which has loaded the engine and built the tables (_warm):
+        # they start warm instead of importing everything again (spawn, Dask's default)
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
         client = Client(cluster)
         return client, [client, cluster]
     try:
@@ -296,6 +301,8 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     if scheduler is not None:
         from distributed import as_completed
 
+        if scheduler == "local":
+            _warm(scs)
         client, closers = _client(scheduler, workers)
         try:
             slots = sum(client.nthreads().values()) or 1

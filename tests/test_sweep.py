@@ -215,3 +215,9 @@ def test_serial_equals_dask(sc, serial, uplift_grid):
             Client(cluster) as client:
         dask = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, scheduler=client)
     pd.testing.assert_frame_equal(serial, dask)
+
+
+def test_serial_equals_dask_local_cluster_of_forked_workers(sc, serial, uplift_grid):
+    # the --scheduler local path: a LocalCluster of worker processes forked from this (warm) process
+    dask = sweep(sc, uplift_grid[:2], trials=TRIALS, seed=SEED, scheduler="local", workers=2)
+    pd.testing.assert_frame_equal(serial.iloc[:2], dask)
