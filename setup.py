@@ -1,12 +1,15 @@
-"""Build the compiled participant pass (sibsim/_kernel.c); everything else is in pyproject.toml.
+"""Build the compiled passes (sibsim/_kernel.c, sibsim/delivery/_queue.c); everything else is in pyproject.toml.
 
-The extension is optional: where it cannot be built (no C compiler, no Python
-headers) the install goes on with a warning and sibsim runs the same pass in
-plain numpy (sibsim/kernel_ref.py, identical results, slower).
+The extensions are optional: where they cannot be built (no C compiler, no
+Python headers) the install goes on with a warning and sibsim runs the same
+passes in plain numpy (sibsim/kernel_ref.py for the participant pass; the
+delivery model's numpy path), with identical results, slower.
 
-It is built for the compiler's default target (x86-64 baseline on x86-64),
+They are built for the compiler's default target (x86-64 baseline on x86-64),
 not ``-march=native``: a wheel or shared install built on one CPU must run on
-another. benchmarks/bench_kernel.py measures what that costs.
+another. benchmarks/bench_kernel.py measures what that costs. ISO C99 (not
+GNU C) also means no fused multiply-add contraction, so results match numpy's
+arithmetic.
 """
 
 import sys
@@ -18,7 +21,7 @@ COMPILE_ARGS = ["-O3", "-std=c99"]
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that warns instead of failing: sibsim falls back to its numpy pass."""
+    """build_ext that warns instead of failing: sibsim falls back to its numpy passes."""
 
     def run(self):
         try:
@@ -34,10 +37,11 @@ class OptionalBuildExt(build_ext):
 
     @staticmethod
     def _warn(exc):
-        print(f"WARNING: sibsim's compiled participant pass was not built ({type(exc).__name__}: {exc}); "
-              "sibsim will use its numpy reference pass (same results, slower)", file=sys.stderr)
+        print(f"WARNING: a compiled pass of sibsim was not built ({type(exc).__name__}: {exc}); "
+              "sibsim will use its numpy reference instead (same results, slower)", file=sys.stderr)
 
 
-setup(ext_modules=[Extension("sibsim._kernel", ["sibsim/_kernel.c"], extra_compile_args=COMPILE_ARGS,
-                             optional=True)],
-      cmdclass={"build_ext": OptionalBuildExt})
+setup(ext_modules=[
+    Extension("sibsim._kernel", ["sibsim/_kernel.c"], extra_compile_args=COMPILE_ARGS, optional=True),
+    Extension("sibsim.delivery._queue", ["sibsim/delivery/_queue.c"], extra_compile_args=COMPILE_ARGS, optional=True),
+], cmdclass={"build_ext": OptionalBuildExt})

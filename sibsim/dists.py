@@ -15,11 +15,23 @@ from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special
 
+
+class _Lazy:
+    """``scipy.special``, imported on first use (issue 15: start-up pays only for what a run uses)."""
+
+    def __getattr__(self, name):
+        from scipy import special as module
+
+        return getattr(module, name)
+
+
+special = _Lazy()
 
 _TAIL = 1e-6  # beyond these quantiles the inverse CDF is computed exactly
-_Z = np.linspace(special.ndtri(_TAIL), special.ndtri(1 - _TAIL), 1 << 13)  # table grid, in normal scores
+# special.ndtri(_TAIL) and special.ndtri(1 - _TAIL), written out exactly (tests/test_startup.py checks them)
+_Z_ENDS = (-4.753424308822899, 4.753424308817087)
+_Z = np.linspace(*_Z_ENDS, 1 << 13)  # table grid, in normal scores
 
 
 @functools.lru_cache(maxsize=256)

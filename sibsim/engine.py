@@ -112,6 +112,12 @@ def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
     return starts, engaged, metrics
 
 
+def _delivery_engine() -> str:
+    from .delivery.run import engine_choice
+
+    return engine_choice(None)
+
+
 _BLAS_LIMIT = None
 
 
@@ -146,7 +152,7 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     if unknown:
         raise UsageError(f"finance model {unknown[0]!r} is not known; models: {', '.join(fin.MODELS)}")
     seed = _check_int("seed", seed, 0)
-    events = sc.delivery is not None  # discrete-event trials are slow: smaller chunks, parallel sooner
+    events = sc.delivery is not None and _delivery_engine() == "simpy"  # slow events: smaller chunks, parallel sooner
     chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1)
     if workers is None:
         workers = (os.cpu_count() or 1) if trials >= (2 * DELIVERY_CHUNK if events else PARALLEL_FROM) else 1
