@@ -384,7 +384,7 @@ def test_probabilities_given_as_numbers_must_lie_in_0_1(field, value):
 @pytest.mark.parametrize("field", ["rate_card.prices.job_entry", "costs.per_engaged", "rate_card.cap_total"])
 def test_money_given_as_numbers_must_not_be_negative(field):
     msg = problem_at(problems_of(set_path(benchmark_dict(), field, -5)), field)
-    assert ">= 0" in msg and "got -5" in msg
+    assert ">= 0" in msg and "amount of money" in msg and "got -5" in msg
 
 
 @pytest.mark.parametrize("field", ["outcomes.0.baseline", "participants.engagement"])
