@@ -79,6 +79,9 @@ def _screen(value, loc: tuple, bools_ok: bool, out: list) -> None:
             _screen(x, (*loc, i), bools_ok, out)
 
 
+_PLANS: dict = {}
+
+
 def screen_inputs(cls, data):
     """A model's before-validator: refuse inputs pydantic would coerce silently.
 
@@ -89,16 +92,17 @@ def screen_inputs(cls, data):
     """
     if not isinstance(data, dict):
         return data
+    plan = _PLANS.get(cls)
+    if plan is None:  # field (and alias) -> (admits a yes/no, is a mapping of values), once per class
+        plan = _PLANS[cls] = {k: (_admits_bool(f.annotation), _is_dict_type(f.annotation))
+                              for n, f in cls.model_fields.items() for k in {n, f.alias or n}}
     found: list = []
     for key, v in data.items():
-        f = cls.model_fields.get(key) if isinstance(key, str) else None
-        if f is None:  # an alias (mean) or an unknown key (refused by extra="forbid")
-            f = next((g for g in cls.model_fields.values() if g.alias == key), None)
-            if f is None:
-                continue
-        ok = _admits_bool(f.annotation)
+        if not isinstance(key, str) or key not in plan:  # an unknown key is refused by extra="forbid"
+            continue
+        ok, mapping = plan[key]
         if isinstance(v, dict):
-            if _is_dict_type(f.annotation):  # a mapping of values; a nested model screens itself
+            if mapping:  # a mapping of values; a nested model screens itself
                 for k, x in v.items():
                     _screen(x, (key, k), ok, found)
         else:
@@ -312,6 +316,12 @@ class LogNormal(_Prior):
     mean_: float = Field(alias="mean", gt=0)
     sd: float = Field(gt=0)
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.sd / self.mean_ <= 1e6:  # beyond it log(1 + cv^2) overflows or the tails do
+            raise ValueError(f"sd / mean must be at most 1e6; got sd={self.sd:g}, mean={self.mean_:g}")
+        return self
 
     def _musigma(self):
         s2 = math.log(1 + (self.sd / self.mean_) ** 2)

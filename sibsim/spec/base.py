@@ -90,10 +90,11 @@ class Use:
     hi_open: bool = False
     hi_is_limit: bool = False  # ``hi`` only bounds the size (an amount of money), not the meaning
 
-    def allowed(self) -> str:
+    def allowed(self, short: bool = False) -> str:
+        """The range in words; ``short`` leaves out a size limit (``hi_is_limit``)."""
         lo, hi = self.lo, self.hi
         if self.hi_is_limit and lo is not None and hi is not None:
-            return f"{'>' if self.lo_open else '>='} {_g(lo)} (and at most {_g(hi)})"
+            return f"{'>' if self.lo_open else '>='} {_g(lo)}" + ("" if short else f" (and at most {_g(hi)})")
         if lo is not None and hi is not None:
             if not (self.lo_open or self.hi_open):
                 return f"between {_g(lo)} and {_g(hi)}"
@@ -121,8 +122,10 @@ class Use:
             return v
         if not math.isfinite(v):
             raise ValueError("must be a finite number")
+        if self.hi_is_limit and v > self.hi:
+            raise ValueError(f"must be at most {_g(self.hi)}; got {v!r} ({self.what}: a limit on size)")
         if not self.admits(v):
-            raise ValueError(f"must be {self.allowed()} ({self.what}); got {_g(v)}")
+            raise ValueError(f"must be {self.allowed(short=True)}; got {v!r} ({self.what})")
         return v
 
     def __get_pydantic_core_schema__(self, source, handler):
@@ -161,6 +164,18 @@ class _M(BaseModel):
     def refine_use(self, field: str, use: Use) -> Use:
         """The use of ``field`` (a dotted path below this model) given this model's other fields."""
         return use
+
+
+_CACHE: dict = {}
+
+
+def _cached(fn, ann, metadata=()):
+    """``fn(ann, metadata)``, remembered: annotations live as long as their model class, so ids are stable."""
+    key = (fn.__name__, id(ann), tuple(map(id, metadata)))
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _CACHE[key] = (fn(ann, metadata) if metadata else fn(ann), ann, metadata)
+    return hit[0]
 
 
 def _scalar_use(ann, metadata=()) -> Use | None:
@@ -213,14 +228,14 @@ def _walk(ann, metadata, v, path, owners):
         yield from iter_uses(v, path, owners)
         return
     if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-        use = _scalar_use(ann, metadata)
+        use = _cached(_scalar_use, ann, metadata)
         if use is not None:
             for owner, at in reversed(owners):
                 if hasattr(owner, "refine_use"):
                     use = owner.refine_use(".".join(map(str, path[len(at):])), use)
             yield path, use, v
         return
-    items = _items_ann(ann)
+    items = _cached(_items_ann, ann)
     if isinstance(v, dict):
         for k, x in v.items():
             yield from _walk(items, (), x, (*path, k), owners)

@@ -146,8 +146,8 @@ class MeasuredOutcome(_M):
                 return (Use("an absolute effect (a difference of probabilities)", -1, 1) if self.kind == "binary"
                         else Use("an absolute effect (events per person)", -1e6, 1e6))
             if self.direction == "reduce":
-                return Use("a relative reduction (a share of the level)", -1e3, 1)
-            return Use("a relative increase (a share of the level)", -1, 1e3)
+                return Use("a relative reduction (a share of the level)", None, 1)
+            return Use("a relative increase (a share of the level)", -1, None)
         return use
 
     @model_validator(mode="after")

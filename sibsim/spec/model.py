@@ -154,8 +154,8 @@ class Outcome(_M):
         if field == "effect.size" and self.effect.type == "relative":
             # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
             if self.direction == "reduce":
-                return Use("a relative reduction (a share of the baseline)", -1e3, 1)
-            return Use("a relative increase (a share of the baseline)", -1, 1e3)
+                return Use("a relative reduction (a share of the baseline)", None, 1)
+            return Use("a relative increase (a share of the baseline)", -1, None)
         return use
 
 

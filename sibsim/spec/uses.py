@@ -52,6 +52,8 @@ def _lognormal_cdf(p, x: float) -> float:
     if x <= 0:
         return 0.0
     mu, s = p._musigma()
+    if s == 0:  # sd negligible against the mean: a point mass
+        return float(x >= p.mean_)
     return float(special.ndtr((math.log(x) - mu) / s))
 
 
@@ -118,8 +120,11 @@ def prior_problem(prior, use: Use, field: str) -> str | None:
 def use_problems(sc) -> list[tuple[str, str]]:
     """Unknown parameter names (at the field) and priors that do not fit a use (at the parameter)."""
     probs: list[tuple[str, str]] = []
-    for path, use, v in iter_uses(sc):  # a number given directly, against a use its model refined
-        if not isinstance(v, str) and not use.admits(v):
+    named: dict[str, list[tuple[str, Use]]] = {}
+    for path, use, v in iter_uses(sc):
+        if isinstance(v, str):
+            named.setdefault(v, []).append((_dotted(path), use))
+        elif not use.admits(v):  # a number given directly, against a use its model refined
             try:
                 use.check(v)
             except ValueError as err:
@@ -127,7 +132,7 @@ def use_problems(sc) -> list[tuple[str, str]]:
     params = sc.parameters
     allowed = ", ".join(sorted(params)) or "(none defined)"
     priors = sc.priors
-    for name, uses in uses_of(sc).items():
+    for name, uses in named.items():
         if name not in params:
             probs += [(f, f"'{name}' is not a parameter; defined parameters: {allowed}") for f, _ in uses]
             continue
