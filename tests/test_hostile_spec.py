@@ -621,3 +621,50 @@ def test_the_installed_command_exits_2_without_traceback(tmp_path, text):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "sibsim"]
     res = subprocess.run([*cmd, "validate", write(tmp_path, text)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr and res.stderr.strip().count("\n") == 0, res.stderr
+
+
+# ---------------------------------------------------------------- the app (issue 17 item 8)
+
+
+def test_the_scenario_page_shows_hostile_edits_beside_their_field(repo_root, tmp_path, monkeypatch):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SIBSIM_DB", f"sqlite:///{tmp_path / 'e.db'}")
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/scenario.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def key(name):
+        return f"ed{at.session_state['scenario_version']}.{name}"
+
+    def errors():
+        return "\n".join(str(e.value) for e in at.error)
+
+    # a normal prior's sd of 1e308: refused beside the parameter, no OverflowError drawing it
+    at.number_input(key=key("p.job_entry_uplift.sd")).set_value(1e308).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "parameters.job_entry_uplift.sd" in errors() and "too large" in errors()
+    at.number_input(key=key("p.job_entry_uplift.sd")).set_value(0.04).run()
+    assert not at.exception and at.session_state["scenario"] is not None
+    # "1,5" in a money field is not 15: the text is kept and spec's message is shown beside the field
+    at.text_input(key=key("finance.sib.capital_commitment")).input("1,5").run()
+    assert not at.exception
+    assert at.session_state["scenario_data"]["finance"]["sib"]["capital_commitment"] == "1,5"
+    assert "finance.sib.capital_commitment" in errors() and "'1,5'" in errors()
+    at.text_input(key=key("finance.sib.capital_commitment")).input("1,500,000").run()
+    assert at.session_state["scenario"].finance.sib.capital_commitment == 1_500_000
+    # a fixed .nan parameter (YAML box) is refused with its field, and nothing crashes
+    text = BENCH.read_text().replace("job_entry_p0: {dist: beta, mean: 0.20, sd: 0.03}",
+                                     "job_entry_p0: {dist: fixed, value: .nan}")
+    box = next(t for t in at.text_area if t.label == "Scenario YAML")
+    box.set_value(text)
+    next(b for b in at.button if b.label == "Apply YAML").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "parameters.job_entry_p0.value" in errors() and "finite" in errors()
+    # 2,000 levels of nesting in the YAML box: a clean message
+    box = next(t for t in at.text_area if t.label == "Scenario YAML")
+    box.set_value("a: " + "[" * 2000 + "]" * 2000)
+    next(b for b in at.button if b.label == "Apply YAML").click().run()
+    assert not at.exception and "nested more than 50" in errors()
