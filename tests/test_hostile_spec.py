@@ -31,7 +31,7 @@ from sibsim.cli import main
 from sibsim.dists import Fixed, Normal
 from sibsim.engine import _check_int, sample_params
 from sibsim.errors import ScenarioError, SibsimError, UsageError
-from sibsim.spec.base import MONEY, PROBABILITY, Use, iter_uses
+from sibsim.spec.base import PROBABILITY, Use, iter_uses
 from sibsim.spec.limits import TOLERANCE
 from sibsim.spec.model import Scenario
 from sibsim.spec.uses import mass_outside, prior_problem, uses_of

@@ -14,6 +14,7 @@ fields by overriding :meth:`_M.refine_use`.
 from __future__ import annotations
 
 import math
+import re
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Iterator, Union
@@ -25,7 +26,7 @@ from ..dists import screen_inputs
 from .limits import MAX_AMOUNT, MAX_MULTIPLIER
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_NAME = __import__("re").compile(NAME_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
 
 
 def _param_name(v: str) -> str:

@@ -27,6 +27,11 @@ from .limits import MAX_AMOUNT
 
 NonNegative = Annotated[Value, Use("a non-negative number", 0, MAX_AMOUNT, hi_is_limit=True)]
 
+
+def _within(lo: float | None = None, hi: float | None = None, what: str = "a number") -> Use:
+    """The use of a number in [lo, hi] (kept for fields written as ``Annotated[Value, _within(lo, hi)]``)."""
+    return Use(what, lo, hi)
+
 DEFAULT_WTP_GRID = (0.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0, 100_000.0)
 
 

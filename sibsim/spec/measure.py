@@ -39,6 +39,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import Money, Use, Value, _M
+from .base import check_range as _check  # noqa: F401  (for field validators; prefer declaring a Use)
 
 EFFECT = Use("an effect size", -1e3, 1e3)
 Members = Annotated[Value, Use("comparison group members (a group needs members)", 0, 1e9, lo_open=True)]
