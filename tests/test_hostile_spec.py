@@ -206,6 +206,43 @@ def test_model_validate_checks_everything_itself():
     assert isinstance(Scenario.model_validate(raw()), Scenario)
 
 
+def _models(ann):
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        yield ann
+    for a in typing.get_args(ann):
+        if not isinstance(a, (str, int, float)):
+            yield from _models(a)
+
+
+def test_every_field_that_may_name_a_parameter_declares_its_use():
+    """A field typed ``Value`` (a number or a parameter name) must say what it is used as (spec.base.Use)."""
+    from sibsim.spec.base import ParamName, _items_ann, _scalar_use
+
+    def names_a_parameter(ann) -> bool:
+        import typing
+
+        return ann is ParamName or any(names_a_parameter(a) for a in typing.get_args(ann)
+                                       if not isinstance(a, (str, int, float)))
+
+    seen, todo, missing = set(), [Scenario], []
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        for n, f in cls.model_fields.items():
+            if names_a_parameter(f.annotation):
+                items = _items_ann(f.annotation)
+                if _scalar_use(f.annotation, tuple(f.metadata)) is None and (items is None or _scalar_use(items) is None):
+                    missing.append(f"{cls.__name__}.{n}")
+            todo.extend(_models(f.annotation))
+    assert len(seen) > 20 and not missing, missing
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_shipped_scenario_declares_a_use_for_each_parameter_it_names(name):
     sc = sibsim.load(ROOT / "scenarios" / f"{name}.yaml")
