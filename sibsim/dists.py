@@ -95,7 +95,7 @@ def screen_inputs(cls, data):
     plan = _PLANS.get(cls)
     if plan is None:  # field (and alias) -> (admits a yes/no, is a mapping of values), once per class
         plan = _PLANS[cls] = {k: (_admits_bool(f.annotation), _is_dict_type(f.annotation))
-                              for n, f in cls.model_fields.items() for k in {n, f.alias or n}}
+                              for n, f in cls.__pydantic_fields__.items() for k in {n, f.alias or n}}
     found: list = []
     for key, v in data.items():
         if not isinstance(key, str) or key not in plan:  # an unknown key is refused by extra="forbid"

@@ -167,18 +167,6 @@ class _M(BaseModel):
         return use
 
 
-_CACHE: dict = {}
-
-
-def _cached(fn, ann, metadata=()):
-    """``fn(ann, metadata)``, remembered: annotations live as long as their model class, so ids are stable."""
-    key = (fn.__name__, id(ann), tuple(map(id, metadata)))
-    hit = _CACHE.get(key)
-    if hit is None:
-        hit = _CACHE[key] = (fn(ann, metadata) if metadata else fn(ann), ann, metadata)
-    return hit[0]
-
-
 def _scalar_use(ann, metadata=()) -> Use | None:
     for m in metadata:
         if isinstance(m, Use):
@@ -211,35 +199,52 @@ def _items_ann(ann):
     return None
 
 
+_PLANS: dict = {}
+
+
+def _plan(cls) -> list[tuple[str, Use | None, Use | None]]:
+    """(field, use of a scalar value, use of each item of a mapping or tuple) for each field, once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = []
+        for name, f in cls.__pydantic_fields__.items():
+            items = _items_ann(f.annotation)
+            plan.append((name, _scalar_use(f.annotation, tuple(f.metadata)),
+                         None if items is None else _scalar_use(items)))
+        _PLANS[cls] = plan
+    return plan
+
+
+def _refiners(model) -> bool:
+    return getattr(type(model), "refine_use", _M.refine_use) is not _M.refine_use
+
+
 def iter_uses(model: BaseModel, path: tuple = (), owners: tuple = ()) -> Iterator[tuple[tuple, Use, Any]]:
     """``(path, use, value)`` for every number or parameter name in ``model`` whose field declares a use.
 
     Each use is refined by the models that contain it (:meth:`_M.refine_use`), innermost first.
     """
-    owners = (*owners, (model, path))
-    for name, f in type(model).model_fields.items():
+    if _refiners(model):
+        owners = (*owners, (model, path))
+    for name, use, item_use in _plan(type(model)):
         v = getattr(model, name)
         if v is None:
             continue
-        yield from _walk(f.annotation, tuple(f.metadata), v, (*path, name), owners)
+        at = (*path, name)
+        if isinstance(v, BaseModel):
+            yield from iter_uses(v, at, owners)
+        elif isinstance(v, (int, float, str)):
+            if use is not None and not isinstance(v, bool):
+                yield at, _refine(use, at, owners), v
+        elif isinstance(v, (dict, tuple, list)):
+            for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
+                if isinstance(x, BaseModel):
+                    yield from iter_uses(x, (*at, k), owners)
+                elif item_use is not None and isinstance(x, (int, float, str)) and not isinstance(x, bool):
+                    yield (*at, k), _refine(item_use, (*at, k), owners), x
 
 
-def _walk(ann, metadata, v, path, owners):
-    if isinstance(v, BaseModel):
-        yield from iter_uses(v, path, owners)
-        return
-    if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-        use = _cached(_scalar_use, ann, metadata)
-        if use is not None:
-            for owner, at in reversed(owners):
-                if hasattr(owner, "refine_use"):
-                    use = owner.refine_use(".".join(map(str, path[len(at):])), use)
-            yield path, use, v
-        return
-    items = _cached(_items_ann, ann)
-    if isinstance(v, dict):
-        for k, x in v.items():
-            yield from _walk(items, (), x, (*path, k), owners)
-    elif isinstance(v, (tuple, list)):
-        for i, x in enumerate(v):
-            yield from _walk(items, (), x, (*path, i), owners)
+def _refine(use: Use, path: tuple, owners: tuple) -> Use:
+    for owner, at in reversed(owners):
+        use = owner.refine_use(".".join(map(str, path[len(at):])), use)
+    return use
