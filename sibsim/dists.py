@@ -74,8 +74,8 @@ def _screen(value, loc: tuple, bools_ok: bool, out: list) -> None:
             out.append((loc, value, f"must be a finite number; got {value}"))
         elif abs(value) > MAX_ABS:
             out.append((loc, value, f"{value:g} is too large; allowed: at most {MAX_ABS:g} in size"))
-    elif isinstance(value, (list, tuple)):
-        for i, x in enumerate(value):
+    elif isinstance(value, (list, tuple)) and len(loc) < 3:  # a list's items, not lists within (aliases can
+        for i, x in enumerate(value):                        # make those exponentially many)
             _screen(x, (*loc, i), bools_ok, out)
 
 

@@ -482,6 +482,19 @@ def test_deep_nesting_given_as_data_is_a_clean_error():
     problems(d)
 
 
+def test_an_alias_bomb_is_refused_without_expanding_it():
+    # 9 ** 9 (387 million) ones through YAML aliases: PyYAML shares the lists; nothing may walk them all
+    bomb = "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10))
+    text = bomb + TEXT.replace("per_period: [100, 100, 100, 100, 100, 100, 100, 100, 100, 100]", "per_period: *a9")
+    with pytest.raises(ScenarioError, match="per_period.0"):
+        spec.loads(text)
+    text = bomb + TEXT.replace("  engagement: {dist: beta, mean: 0.80, sd: 0.05}", "  engagement: {dist: empirical, "
+                                                                                    "values: *a9}")
+    with pytest.raises(ScenarioError, match="parameters.engagement.values.0"):
+        spec.loads(text)
+
+
 def test_numbers_written_with_an_exponent_are_numbers():
     sc = spec.loads(TEXT.replace("cap_total: 2000000", "cap_total: 2e6"))  # PyYAML reads 2e6 as a string
     assert sc.rate_card.cap_total == 2e6
