@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import re
 import typing
 
 import pandas as pd
@@ -37,6 +39,29 @@ FIELDS = {
     for cls in typing.get_args(typing.get_args(Prior)[0])
 }
 PRIOR = TypeAdapter(Prior)
+
+
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def parse_value(text: str):
+    """Editor text -> None (blank), a float, or the text itself (a parameter name, or a mistake spec reports).
+
+    Commas are read only as thousands separators ("1,500,000"); "1,5" is not a
+    number (it is not 15), so it stays text and spec's message is shown beside the field.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    t = text.replace("_", "")
+    if "," in t:
+        if not _GROUPED.match(t):
+            return text
+        t = t.replace(",", "")
+    try:
+        return float(t)
+    except ValueError:
+        return text
 
 
 # ---------------------------------------------------------------- callbacks
@@ -87,7 +112,7 @@ def _entry(name: str) -> dict:
     for field, _, is_list in FIELDS[kind]:
         v = ss.get(common.ed(f"p.{name}.{field}"))
         if is_list and isinstance(v, str):
-            parts = [common.parse_value(x) for x in v.split(",") if x.strip()]
+            parts = [parse_value(x) for x in v.split(",") if x.strip()]
             v = parts if all(isinstance(x, float) for x in parts) else v
         if v is not None and v != "":
             entry[field] = v
@@ -106,7 +131,7 @@ def rate_card_prices(table: pd.DataFrame, names: list[str], old: dict) -> dict:
     """The rate card's prices from the edited table (blank price: the outcome is not paid for)."""
     prices = {k: v for k, v in old.items() if k not in names}  # unknown outcomes stay, for spec to report
     for outcome, text in zip(names, table["price"]):
-        v = common.parse_value(text)
+        v = parse_value(text)
         if v is not None:
             prices[outcome] = v
     return prices
@@ -134,7 +159,7 @@ def _apply_yaml(key: str) -> None:
 # ---------------------------------------------------------------- widgets
 
 
-def text_field(label: str, path: tuple, *, parse=common.parse_value, help: str | None = None) -> None:
+def text_field(label: str, path: tuple, *, parse=parse_value, help: str | None = None) -> None:
     """A text input bound to one scenario field (number or parameter name), with its problems below."""
     key = common.ed(".".join(path))
     st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key=key,
@@ -162,16 +187,20 @@ def param_editor(name: str, entry) -> None:
                         st.text_input(field, value=text, placeholder=hint, key=key, on_change=_edit_param,
                                       args=(name,))
                     else:
-                        st.number_input(field, value=float(v) if isinstance(v, (int, float)) else None, format="%g",
+                        finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                        st.number_input(field, value=float(v) if finite else None, format="%g",
                                         placeholder=hint, key=key, on_change=_edit_param, args=(name,))
         with right:
             try:
                 prior = PRIOR.validate_python(entry)
-            except ValidationError:
+            except (ValidationError, RecursionError):
                 st.caption("no picture until the prior is valid")
             else:
                 key = ("prior", json.dumps(entry, sort_keys=True, default=str))
-                st.image(common.figure_png(key, lambda: plots.prior_density(prior)), width="stretch")
+                try:
+                    st.image(common.figure_png(key, lambda: plots.prior_density(prior)), width="stretch")
+                except (ArithmeticError, ValueError) as err:  # a valid prior too extreme to draw
+                    st.caption(f"no picture: {err}")
         common.show_problems(f"parameters.{name}")
 
 

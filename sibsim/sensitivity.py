@@ -196,7 +196,7 @@ def _names(sc: Scenario, names: Sequence[str] | None) -> list[str]:
         return unc
     bad = [n for n in names if n not in unc]
     if bad:
-        raise UsageError(f"--params {', '.join(repr(n) for n in bad)}: not an uncertain parameter of scenario "
+        raise UsageError(f"parameters {', '.join(repr(n) for n in bad)}: not an uncertain parameter of scenario "
                          f"'{sc.name}'; uncertain parameters: {', '.join(unc) or '(none)'}")
     return list(names)
 
@@ -227,10 +227,10 @@ def sensitivity(scenario, *, method: str = "sobol", output: str, stat: str = "me
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     if method not in METHODS:
-        raise UsageError(f"--method {method!r}: methods are {', '.join(METHODS)}")
+        raise UsageError(f"method {method!r} is not known; methods: {', '.join(METHODS)}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
-        raise UsageError(f"--samples must be a whole number >= 2; got {samples!r}")
-    check_output(sc, output, stat)
+        raise UsageError(f"samples must be a whole number >= 2; got {samples!r}")
+    check_output(sc, output, stat, option="output")
     names = _names(sc, names)
     model = scenario_model(sc, names, output=output, stat=stat, trials=trials, seed=seed, workers=workers,
                            scheduler=scheduler, progress=progress)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -179,6 +180,10 @@ def grid(**values: Sequence[float]) -> list[dict[str, float]]:
     for n, v in values.items():
         if len(v) == 0:
             raise UsageError(f"grid {n}: no values given")
+    from .spec.limits import over
+
+    if msg := over("points", math.prod(len(v) for v in values.values())):
+        raise UsageError(f"grid: {msg}")
     return [dict(zip(names, map(float, combo))) for combo in itertools.product(*values.values())]
 
 
@@ -188,6 +193,10 @@ def lhs(n: int, ranges: Mapping[str, tuple[float, float]], seed: int) -> list[di
 
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UsageError(f"--lhs must be a whole number >= 1; got {n!r}")
+    from .spec.limits import over
+
+    if msg := over("points", n):
+        raise UsageError(f"Latin hypercube: {msg}")
     if not ranges:
         raise UsageError("a Latin hypercube needs at least one --range name=low:high")
     for k, (lo, hi) in ranges.items():

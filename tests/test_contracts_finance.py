@@ -243,8 +243,9 @@ def test_finance_problems_checks_names_and_periods_against_the_scenario():
                      provider={"reserves": "reserves"})
     d["appraisal"] = {"value_per_outcome": {"job_entry": 9800, "jobs": 1}, "effect_outcomes": ["job_entry", "x"]}
     d["parameters"] = {**d["parameters"], "capital": {"dist": "uniform", "low": 1e6, "high": 2e6}}
-    sc = Scenario.model_validate(copy.deepcopy(d))  # the field checks only; finance_problems does the rest
-    probs = dict(finance_problems(sc))
+    with pytest.raises(ScenarioError) as info:  # the type runs finance_problems (and every other check) itself
+        Scenario.model_validate(copy.deepcopy(d))
+    probs = dict(info.value.problems)
     assert "'nope' is not a parameter" in probs["finance.sib.pass_through_share"]
     assert "finance.sib.tranches.0.principal" not in probs
     assert "'reserves' is not a parameter" in probs["finance.provider.reserves"]
