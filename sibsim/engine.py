@@ -30,6 +30,7 @@ from .metrics import per_trial
 from .measure import add_measured
 from .payments import rate_card
 from .run import PATH_TRIALS, Run, versions
+from .termination import contract_end, stop
 from .spec import Scenario, load
 
 DEFAULT_CHUNK = 5_000
@@ -68,11 +69,18 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     if sc.measurement is not None:  # payments on measured improvement (docs/model.md s.6, sibsim.measure)
         pay, *measured = add_measured(sc, params, cohort, d, pay)
     costs = delivery_cost(sc, params, cohort)
+    end, stopped = None, ({}, {})
+    if sc.termination is not None:  # early termination (docs/model.md s.8.3, sibsim.termination)
+        end = contract_end(sc, d.n, measured[0])
+        pay, costs, *stopped = stop(sc, end, pay, costs)
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
     m.update(measured[0])
     ind.update(measured[1])
-    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay)
+    m.update(stopped[0])
+    ind.update(stopped[1])
+    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay,
+                                **({} if end is None else {"end_period": end}))
     m.update(fm)
     ind.update(find)
     m.update(extra)

@@ -65,6 +65,9 @@ class Sib(_M):
         "commissioner", description="who gets what is left once every tranche is repaid (or capped): "
                                     "'commissioner' refunds the outcome payers in proportion to their shares")
     guarantee_share: Share = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
+    guarantee_amount: Money | None = Field(
+        None, description="a guarantee of a fixed amount: the guarantor repays investors' principal loss up to "
+                          "this sum (with guarantee_share > 0, that share of the loss, up to this sum)")
     tranches: tuple[Tranche, ...] | None = Field(
         None, description="senior first; drawn pro rata to principal, repaid by waterfall (principal plus coupon)")
     pass_through_share: Share | None = Field(
@@ -124,6 +127,31 @@ class Sib(_M):
             if isinstance(cap, float) and sum(self.drawdown_schedule) > cap * (1 + 1e-9):
                 raise ValueError(f"drawdown_schedule draws {sum(self.drawdown_schedule):,.0f} in all, more than "
                                  f"the capital {cap:,.0f}")
+        return self
+
+
+class Termination(_M):
+    """Early termination (docs/model.md s.8.3): the contract stops at the end of a period.
+
+    At the end of period ``t_end`` (``at_period``, or the payment period of the
+    first listed measurement point whose trigger is not met, whichever comes
+    first) delivery stops: no cost falls and no outcome payment is made after
+    it; a SIB settles then (unspent capital returned, the guarantee paid).
+    ``guarantee_amount``: on early termination the guarantor pays this fixed
+    sum (at most the investors' principal loss) in place of ``finance.sib``'s
+    guarantee terms (New York Rikers Island, 2015: USD 6m of USD 7.2m drawn).
+    """
+
+    at_period: int | None = Field(None, ge=0, description="the contract's last period (it stops at its end)")
+    on_failed_points: tuple[str, ...] = Field(
+        (), description="measurement points: if one's trigger is not met, the contract stops at its payment period")
+    guarantee_amount: Money | None = Field(
+        None, description="fixed sum a guarantor pays towards investors' principal loss on early termination")
+
+    @model_validator(mode="after")
+    def _some_rule(self):
+        if self.at_period is None and not self.on_failed_points:
+            raise ValueError("termination needs at_period or on_failed_points (or both)")
         return self
 
 
@@ -215,6 +243,7 @@ def finance_problems(sc) -> list[tuple[str, str]]:
     if s.drawdown_schedule is not None and len(s.drawdown_schedule) > T:
         probs.append(("finance.sib.drawdown_schedule",
                       f"has {len(s.drawdown_schedule)} periods, more than horizon_periods ({T})"))
+    probs += termination_problems(sc)
     a = getattr(sc, "appraisal", None)
     if a is not None:
         names = [o.name for o in sc.outcomes]
@@ -225,4 +254,22 @@ def finance_problems(sc) -> list[tuple[str, str]]:
         for k in a.effect_outcomes or ():
             if k not in names:
                 probs.append(("appraisal.effect_outcomes", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
+    return probs
+
+
+def termination_problems(sc) -> list[tuple[str, str]]:
+    """``termination`` against the horizon and the measurement points it names."""
+    term = getattr(sc, "termination", None)
+    if term is None:
+        return []
+    probs = []
+    T = sc.horizon_periods
+    if term.at_period is not None and term.at_period >= T:
+        probs.append(("termination.at_period", f"must be a period inside the horizon (0 .. {T - 1}); "
+                                               f"got {term.at_period}"))
+    points = [p.name for p in sc.measurement.points] if getattr(sc, "measurement", None) is not None else []
+    for i, name in enumerate(term.on_failed_points):
+        if name not in points:
+            probs.append((f"termination.on_failed_points.{i}",
+                          f"'{name}' is not a measurement point; points: {', '.join(points) or '(none)'}"))
     return probs

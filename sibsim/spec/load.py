@@ -102,9 +102,14 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
 
         probs += measurement_problems(sc)
     names = [o.name for o in sc.outcomes]
+    if not names and not (sc.measurement is not None and sc.measurement.estimates):  # i10: s.6.5
+        probs.append(("outcomes", "needs at least 1 item (an outcome), unless measurement.estimates pays; got []"))
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         probs.append(("outcomes", f"outcome names must be unique; repeated: {', '.join(dup)}"))
+    from .model import count_problems  # count outcomes (docs/model.md s.4.3): a mean, not a probability
+
+    probs += count_problems(sc)
     for i, o in enumerate(sc.outcomes):
         if o.requires is not None:
             if o.requires not in names:

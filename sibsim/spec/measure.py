@@ -257,18 +257,54 @@ class MeasurementPoint(_M):
         return v
 
 
+class ImpactEstimate(_M):
+    """A plain impact estimate (docs/model.md s.6.5): paid linearly on an evaluation's reported effect.
+
+    In each of ``periods`` an evaluation reports ``E_t = effect + se * Z_t``
+    (``Z_t`` independent standard normals: each period has its own estimate),
+    in the outcome's own ``units`` or in standard deviations (``sd``; both
+    ``effect`` and ``se`` in those units). That period's payment is
+    ``min(cap_per_period, price_per_unit * max(0, E_t))``: linear per unit of
+    estimate, a floor at zero and an optional ceiling. No rate-card outcome,
+    cohort or comparison group is involved. ``target_effect``: the effect the
+    contract is designed to pay for (the investor's measurement risk).
+    """
+
+    name: str = Field(pattern=NAME)
+    effect: Value = Field(description="the true effect the evaluation estimates (per trial: a parameter)")
+    se: Annotated[Value, Use("a standard error", 0, None)] = Field(
+        description="standard error of each period's estimate, in the same units")
+    units: Literal["outcome", "sd"] = Field("outcome", description="the outcome's own units or standard deviations")
+    periods: tuple[int, ...] = Field(description="periods in which an estimate is reported and paid")
+    price_per_unit: Money = Field(description="payment per unit of estimated effect")
+    cap_per_period: Money | None = Field(None, description="most one period's estimate pays (the ceiling)")
+    target_effect: Value | None = None
+
+    @field_validator("periods")
+    @classmethod
+    def _periods(cls, v):
+        if not v:
+            raise ValueError("needs at least one period; got none")
+        if any(p < 0 for p in v) or len(set(v)) != len(v):
+            raise ValueError(f"periods must be distinct and >= 0; got {list(v)}")
+        return tuple(sorted(v))
+
+
 class Measurement(_M):
-    cohorts: tuple[MeasuredCohort, ...]
-    outcomes: tuple[MeasuredOutcome, ...]
-    points: tuple[MeasurementPoint, ...]
+    cohorts: tuple[MeasuredCohort, ...] = ()
+    outcomes: tuple[MeasuredOutcome, ...] = ()
+    points: tuple[MeasurementPoint, ...] = ()
+    estimates: tuple[ImpactEstimate, ...] = Field((), description="plain impact estimates (docs/model.md s.6.5)")
     cap_total: Money | None = Field(None, description="most all measured payments together pay")
 
-    @field_validator("cohorts", "outcomes", "points")
-    @classmethod
-    def _nonempty(cls, v):
-        if not v:
-            raise ValueError("needs at least one entry; got none")
-        return v
+    @model_validator(mode="after")
+    def _nonempty(self):
+        if not self.estimates or self.points or self.cohorts or self.outcomes:
+            for f in ("cohorts", "outcomes", "points"):
+                if not getattr(self, f):
+                    raise ValueError(f"{f}: needs at least one entry; got none"
+                                     + ("" if self.estimates else " (or give estimates only)"))
+        return self
 
     def names(self) -> dict[str, str]:
         """Field path -> parameter name, for every number given as a parameter name."""
@@ -289,6 +325,9 @@ class Measurement(_M):
             for f in ("trigger", "cap"):
                 add(f"points.{i}.{f}", getattr(p, f))
             add(f"points.{i}.pay.price_per_unit", p.pay.price_per_unit)
+        for i, e in enumerate(self.estimates):
+            for f in ("effect", "se", "price_per_unit", "cap_per_period", "target_effect"):
+                add(f"estimates.{i}.{f}", getattr(e, f))
         add("cap_total", self.cap_total)
         return out
 
@@ -327,6 +366,18 @@ def measurement_problems(sc) -> list[tuple[str, str]]:
         if o.from_outcome is not None and o.from_outcome not in rc_outcomes:
             probs.append((at(f"outcomes.{i}.from_outcome"),
                           f"'{o.from_outcome}' is not an outcome; outcomes: {', '.join(rc_outcomes)}"))
+        if o.kind == "binary" and isinstance(o.baseline, float) and not 0 <= o.baseline <= 1:
+            probs.append((at(f"outcomes.{i}.baseline"), f"a probability must be between 0 and 1; got {o.baseline}"))
+        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
+            probs.append((at(f"outcomes.{i}.baseline"), f"events per person must be >= 0; got {o.baseline}"))
+    names = [p.name for p in m.points] + [e.name for e in m.estimates]
+    if _dupes(names):
+        probs.append((at("estimates"), f"names must be unique across points and estimates; repeated: {_dupes(names)}"))
+    for i, e in enumerate(m.estimates):
+        late = [p for p in e.periods if p >= T]
+        if late:
+            probs.append((at(f"estimates.{i}.periods"),
+                          f"must be inside the horizon, 0 .. {T - 1}; got {late[0]}"))
     seen: dict[str, int] = {}
     for i, p in enumerate(m.points):
         if p.outcome not in outcomes:

@@ -18,10 +18,10 @@ from ..dists import Fixed, Prior
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 from .base import (  # noqa: E402  (shared with spec.delivery)
-    FrozenDict, Money, Multiplier, ParamKey, Probability, Share, Use, Value, _M,
+    PROBABILITY, FrozenDict, Money, Multiplier, ParamKey, Probability, Share, Use, Value, _M,
 )
 from .delivery import Delivery  # noqa: E402
-from .finance import Appraisal, Finance  # noqa: E402
+from .finance import Appraisal, Finance, Termination  # noqa: E402
 from .measure import Measurement  # noqa: E402
 
 
@@ -141,16 +141,25 @@ class Lag(_M):
         return max(self.values)
 
 
+BASELINE = Use("a counterfactual level", 0, None)  # refined by kind: a probability, or mean events per participant
+
+
 class Outcome(_M):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    kind: Literal["binary"] = "binary"
+    kind: Literal["binary", "count"] = Field(
+        "binary", description="binary: achieved or not; count: events per participant within the lag window, "
+                              "Poisson, priced per event (docs/model.md s.4.3)")
     direction: Literal["increase", "reduce"] = "increase"
-    baseline: Probability = Field(description="counterfactual probability (conditional on the prerequisite, if any)")
+    baseline: Annotated[Value, BASELINE] = Field(
+        description="counterfactual probability (conditional on the prerequisite, if any); for a count outcome, "
+                    "mean events per participant (mu0)")
     effect: Effect = Effect()
     lag: Lag = Lag(dist="fixed", periods=1)
     requires: str | None = Field(None, description="name of a prerequisite outcome")
 
     def refine_use(self, field, use):
+        if field == "baseline":
+            return PROBABILITY if self.kind == "binary" else Use("mean events per participant", 0, None)
         if field == "effect.size" and self.effect.type == "relative":
             # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
             if self.direction == "reduce":
@@ -160,7 +169,7 @@ class Outcome(_M):
 
 
 class RateCard(_M):
-    prices: FrozenDict(str, Money) = Field(description="price per achieved outcome, by outcome name")
+    prices: FrozenDict(str, Money) = Field(default_factory=dict, description="price per achieved outcome, by outcome name")
     payment_lag_periods: Periods = 0
     cap_per_participant: Money | None = None
     cap_per_outcome: FrozenDict(str, Annotated[int, Field(ge=0)]) = Field(
@@ -182,6 +191,32 @@ class Costs(_M):
     multiplier: Multiplier = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
 
 
+def count_problems(sc) -> list[tuple[str, str]]:
+    """Checks of count outcomes (docs/model.md s.4.3) against the rest of the scenario."""
+    probs = []
+    counts = {o.name for o in sc.outcomes if o.kind == "count"}
+    for i, o in enumerate(sc.outcomes):
+        if o.kind == "count" and o.requires is not None:
+            probs.append((f"outcomes.{i}.requires", f"a count outcome cannot require another outcome; "
+                                                    f"got requires: {o.requires}"))
+        if o.requires in counts:
+            probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is a count outcome and cannot be a "
+                                                    "prerequisite; prerequisites are binary outcomes"))
+        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
+            probs.append((f"outcomes.{i}.baseline", f"mean events per participant must be >= 0; got {o.baseline}"))
+    priced = sorted(k for k in sc.rate_card.prices if k in counts)
+    if priced and sc.rate_card.cap_per_participant is not None:
+        probs.append(("rate_card.cap_per_participant", f"is not applied to count outcomes ({', '.join(priced)} "
+                                                       "priced per event): cap their volume with cap_per_outcome "
+                                                       "or the total with cap_total instead"))
+    m = getattr(sc, "measurement", None)
+    for i, mo in enumerate(m.outcomes if m is not None else ()):
+        if mo.from_outcome in counts:
+            probs.append((f"measurement.outcomes.{i}.from_outcome", f"'{mo.from_outcome}' is a count outcome; "
+                                                                    "from_outcome measures a binary outcome"))
+    return probs
+
+
 ParamEntry = Union[float, Prior]
 
 
@@ -195,13 +230,14 @@ class Scenario(_M):
     parameters: FrozenDict(ParamKey, ParamEntry) = Field(default_factory=dict)
     correlations: tuple[Correlation, ...] = ()
     participants: Participants
-    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(description="[] only when measurement.estimates pays (docs/model.md s.6.5)")
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
     appraisal: Appraisal | None = Field(None, description="value for money: value per outcome, discounting, optimism bias")
     delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (docs/model.md s.12)")
     measurement: Measurement | None = Field(None, description="payments on measured improvement (docs/model.md s.6)")
+    termination: Termination | None = Field(None, description="the contract stops early (docs/model.md s.8.3)")
 
     @model_validator(mode="after")
     def _starts_or_delivery(self):
