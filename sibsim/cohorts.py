@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import draw
+from .kernel import participant_pass, thresholds
 from .spec.model import Scenario, Value
 
 
@@ -128,8 +129,6 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     ``delivery_starts`` / ``delivery_engaged`` ((n, T) counts from the delivery
     model, docs/model.md s.12) replace the scenario's own starts and engagement draws.
     """
-    from .kernel import participant_pass, thresholds
-
     n, T = d.n, sc.horizon_periods
     p = sc.participants
     if delivery_starts is not None:

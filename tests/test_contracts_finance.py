@@ -201,11 +201,34 @@ def test_lcf_value_for_money_and_acceptability():
 
 
 def test_every_shipped_contract_runs_every_model():
+    """Each model's public cost follows from the same draws by its own rule (docs/model.md s.8.2), trial by trial."""
     for name in ("utah_preschool", "essex_mst", "life_chances_fund", "fair_chance_fund", "peterborough", "rikers",
                  "dwp_innovation_fund"):
         run = sibsim.simulate(ROOT / "scenarios" / f"{name}.yaml", trials=100, seed=1,
                               finance=("sib", "pbr", "fee", "hybrid"))
-        assert np.isfinite(run.metrics["outcome_payments"]).all(), name
+        f = run.scenario.finance
+        h = f.hybrid.fee_share if f.hybrid is not None else 0.5
+        margin = f.fee.margin if f.fee is not None else 0.0
+        assert isinstance(h, float) and isinstance(margin, float), name  # fixed terms in these contracts
+        sib_m = run.model("sib").metrics
+        op, dc = sib_m["outcome_payments"], sib_m["delivery_cost"]
+        assert np.isfinite(op).all() and op.mean() > 0 and (dc > 0).all(), name
+        expected_public = {"pbr": op, "fee": (1 + margin) * dc, "hybrid": h * (1 + margin) * dc + (1 - h) * op}
+        for model in ("sib", "pbr", "fee", "hybrid"):
+            m = run.model(model).metrics
+            # the same draws under every model: outcome payments and delivery costs are identical
+            np.testing.assert_array_equal(m["outcome_payments"], op, err_msg=f"{name} {model}")
+            np.testing.assert_array_equal(m["delivery_cost"], dc, err_msg=f"{name} {model}")
+            # the public purse is the commissioner and the outcomes fund
+            np.testing.assert_allclose(m["public_cost"], m["commissioner_cost"] + m["outcome_fund_cost"],
+                                       rtol=1e-12, atol=1e-6, err_msg=f"{name} {model}")
+            if model in expected_public:
+                np.testing.assert_allclose(m["public_cost"], expected_public[model], rtol=1e-12, atol=1e-6,
+                                           err_msg=f"{name} {model}")
+        assert np.all(run.model("fee").metrics["outcome_fund_cost"] == 0), name
+        # investors in the SIB: what they got back less what they put in
+        np.testing.assert_allclose(sib_m["investor_net_gain"], sib_m["investor_distributions"]
+                                   - sib_m["investor_drawdowns"], rtol=1e-12, atol=1e-6)
 
 
 # --- terms that contradict each other are refused ----------------------------------------------------
@@ -284,8 +307,9 @@ def test_finance_problems_checks_names_and_periods_against_the_scenario():
                      provider={"reserves": "reserves"})
     d["appraisal"] = {"value_per_outcome": {"job_entry": 9800, "jobs": 1}, "effect_outcomes": ["job_entry", "x"]}
     d["parameters"] = {**d["parameters"], "capital": {"dist": "uniform", "low": 1e6, "high": 2e6}}
-    sc = Scenario.model_validate(copy.deepcopy(d))  # the field checks only; finance_problems does the rest
-    probs = dict(finance_problems(sc))
+    with pytest.raises(ScenarioError) as info:  # the type runs finance_problems (and every other check) itself
+        Scenario.model_validate(copy.deepcopy(d))
+    probs = dict(info.value.problems)
     assert "'nope' is not a parameter" in probs["finance.sib.pass_through_share"]
     assert "finance.sib.tranches.0.principal" not in probs
     assert "'reserves' is not a parameter" in probs["finance.provider.reserves"]

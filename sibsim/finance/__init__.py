@@ -17,7 +17,7 @@ import numpy as np
 
 from ..cohorts import value
 from . import appraisal as _vfm
-from .cashflows import PARTIES, CashFlows, discount_factors
+from .cashflows import PARTIES, CashFlows, discount_factors, present_value
 from .direct import fee, hybrid, pbr
 from .irr import annualise, irr
 from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, months_of_cost, provider_account
@@ -143,9 +143,9 @@ def cash_metrics(sc, cf: CashFlows) -> tuple[dict[str, np.ndarray], dict[str, np
         "investor_distributions": cf.extra.get("investor_distributions", inv.sum(axis=1) + draws),
         "investor_peak_capital": np.maximum(np.cumsum(-inv, axis=1).max(axis=1), 0.0),
         "commissioner_cost": 0.0 - cf["commissioner"].sum(axis=1),  # 0.0 - x: no -0.0 in reports
-        "commissioner_cost_pv": 0.0 - cf["commissioner"] @ disc,
+        "commissioner_cost_pv": 0.0 - present_value(cf["commissioner"], disc),
         "outcome_fund_cost": 0.0 - cf["outcome_fund"].sum(axis=1),
-        "outcome_fund_cost_pv": 0.0 - cf["outcome_fund"] @ disc,
+        "outcome_fund_cost_pv": 0.0 - present_value(cf["outcome_fund"], disc),
         "intermediary_income": cf["intermediary"].sum(axis=1),
         "guarantee_paid": cf.extra.get("guarantee_paid", zero),
         "provider_surplus": cf["provider"].sum(axis=1),
