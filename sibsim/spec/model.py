@@ -160,6 +160,8 @@ class Outcome(_M):
     def refine_use(self, field, use):
         if field == "baseline":
             return PROBABILITY if self.kind == "binary" else Use("mean events per participant", 0, None)
+        if field == "effect.size" and self.kind == "count" and self.effect.type == "absolute":
+            return Use("an absolute change in mean events per participant", None, None)  # not a probability
         if field == "effect.size" and self.effect.type == "relative":
             # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
             if self.direction == "reduce":
