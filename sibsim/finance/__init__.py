@@ -22,6 +22,7 @@ from .direct import fee, hybrid, pbr
 from .irr import annualise, irr
 from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, months_of_cost, provider_account
 from .sib import sib
+from .transaction import add_transaction_costs
 
 __all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib"]
 
@@ -87,8 +88,8 @@ MODELS = {"sib": _sib, "pbr": _pbr, "fee": _fee, "hybrid": _hybrid}
 
 
 def model_flows(name: str, sc, params, *, costs: np.ndarray, payments: np.ndarray) -> CashFlows:
-    """One model's cash flows, the provider's reserves, overdraft and insolvency applied."""
-    cf = MODELS[name](sc, params, costs, payments)
+    """One model's cash flows, its transaction costs added and the provider's account applied."""
+    cf = add_transaction_costs(MODELS[name](sc, params, costs, payments), sc, params, model=name)
     p = sc.finance.provider
     ppy = sc.periods_per_year
 
