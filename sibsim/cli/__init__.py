@@ -13,7 +13,7 @@ import sys
 
 from ..errors import SibsimError
 
-COMMANDS = ["run", "sweep", "evidence"]  # modules in sibsim.cli, in help order
+COMMANDS = ["run", "sweep", "evidence", "readiness", "portfolio"]  # modules in sibsim.cli, in help order
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,96 @@
+"""Provider readiness (issue 13): reserves for a target P(insolvency), working capital, turnover at risk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import sibsim
+from sibsim.cli import main
+from sibsim.errors import UsageError
+from sibsim.readiness import _with_provider, insolvent_at, per_trial_need, provider_terms, readiness, reserves_for
+from sibsim.trialflows import all_flows
+
+from helpers import ROOT
+
+LCF = ROOT / "scenarios" / "life_chances_fund.yaml"
+
+
+@pytest.fixture(scope="module")
+def lcf():
+    return sibsim.load(LCF)
+
+
+@pytest.mark.parametrize("model, risk", [("pbr", 0.10), ("hybrid", 0.05)])
+def test_found_reserves_give_the_requested_risk_on_fresh_draws(lcf, model, risk):
+    n, N = 3000, 4000
+    r = readiness(lcf, trials=n, seed=11, risk=risk, models=(model,))
+    found = r.models[0].reserves_needed
+    assert found > 0
+    run = sibsim.simulate(_with_provider(lcf, reserves=found), trials=N, seed=12345, finance=(model,))
+    p = run.model(model).probabilities()["insolvency"]["p"]
+    se = np.sqrt(risk * (1 - risk) * (1 / n + 1 / N))
+    assert abs(p - risk) < 4 * se, (p, risk, se)
+
+
+def test_the_search_finds_the_least_reserves_that_meet_the_risk_on_its_own_draws(lcf):
+    f = all_flows(lcf, trials=2000, seed=5, models=("pbr",))
+    _, limit, rate = provider_terms(lcf, f["params"], f["costs"])
+    cf = f["flows"]["pbr"]
+    raw = cf["provider"] + cf["lender"]
+    for risk in (0.02, 0.2, 0.5):
+        R = reserves_for(raw, limit=limit, rate_pp=rate, risk=risk, tol=0.5)
+        assert np.mean(insolvent_at(raw, R, limit, rate)) <= risk
+        assert np.mean(insolvent_at(raw, R - 1.0, limit, rate)) > risk
+        need = per_trial_need(raw, limit=limit, rate_pp=rate, tol=0.5)  # each trial's own need, bisected apart
+        assert np.mean(need > R + 0.5) <= risk < np.mean(need > R - 1.5)
+
+
+def test_the_account_replayed_at_the_scenarios_reserves_is_the_engines(lcf):
+    models = ("sib", "pbr", "hybrid")
+    f = all_flows(lcf, trials=1500, seed=3, models=models, chunk=600)
+    run = sibsim.simulate(lcf, trials=1500, seed=3, finance=models[1:])
+    R, limit, rate = provider_terms(lcf, f["params"], f["costs"])
+    for m in models:
+        cf = f["flows"][m]
+        mine = insolvent_at(cf["provider"] + cf["lender"], R, limit, rate)
+        np.testing.assert_array_equal(mine, run.model(m).indicators["insolvency"])
+        np.testing.assert_allclose(cf["provider"].sum(axis=1), run.model(m).metrics["provider_surplus"])
+
+
+def test_more_reserves_never_raise_the_risk_and_a_fee_needs_none(lcf):
+    ps = [readiness(lcf, trials=800, seed=2, models=("pbr", "fee"), reserves=R) for R in (0, 1e5, 2e5, 4e5)]
+    p = [r.models[0].p_insolvency for r in ps]
+    assert p == sorted(p, reverse=True) and p[0] > p[-1]
+    fee = ps[0].models[1]
+    assert fee.p_insolvency == 0 and fee.reserves_needed == 0 and fee.peak_working_capital_p95 == 0
+
+
+def test_turnover_at_risk_is_a_share_of_the_turnover_given(lcf):
+    a = readiness(lcf, trials=500, seed=4, models=("pbr",), annual_turnover=200_000).models[0]
+    b = readiness(lcf, trials=500, seed=4, models=("pbr",), annual_turnover=400_000).models[0]
+    assert a.turnover_share_peak == pytest.approx(2 * b.turnover_share_peak)
+    assert a.turnover_share_peak == pytest.approx(a.peak_working_capital_p95 / 200_000)
+    assert readiness(lcf, trials=200, seed=4, models=("pbr",)).models[0].turnover_share_peak is None
+
+
+@pytest.mark.parametrize("kw, words", [({"risk": 0}, "risk"), ({"risk": 1.2}, "risk"),
+                                       ({"reserves": -1}, "reserves"), ({"models": ("loan",)}, "loan")])
+def test_bad_arguments_say_what_is_allowed(lcf, kw, words):
+    with pytest.raises(UsageError, match=words):
+        readiness(lcf, trials=10, seed=1, **kw)
+
+
+def test_cli_readiness_runs_on_the_life_chances_fund(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["readiness", str(LCF), "--provider-reserves", "60000", "--risk", "0.05", "--trials", "400",
+                 "--turnover", "400000", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Direct payment by results" in text and "reserves for 5.0%" in text
+    d = json.loads(out.read_text())
+    assert set(d["models"]) == {"sib", "pbr", "fee", "hybrid"} and d["annual_turnover"] == 400000
+    assert d["models"]["pbr"]["reserves"] == 60000
+    assert main(["readiness", str(LCF), "--risk", "2"]) == 2
+    assert "--risk" in capsys.readouterr().err
