@@ -37,11 +37,13 @@ def check_models(models) -> tuple[str, ...]:
 
 
 def contract_flows(sc, seed: int, a: int, b: int, *, models=("sib", "pbr", "fee", "hybrid"),
-                   draws: Callable[[int, int, int], draw.BlockDraws] | None = None) -> dict:
+                   draws: Callable[[int, int, int], draw.BlockDraws] | None = None,
+                   params_hook: Callable[[dict, draw.BlockDraws], dict] | None = None) -> dict:
     """Trials ``a .. b-1`` of ``sc``: params, costs, payments (n, T) and each model's CashFlows.
 
     Returns ``{"params": {name: (n,)}, "costs": (n, T), "payments": (n, T),
     "flows": {model: CashFlows}}``, all cut to the ``b - a`` trials asked for.
+    ``params_hook(params, draws)`` may return changed parameter draws (whole blocks) before they are used.
     """
     if sc.delivery is not None:
         raise UsageError(f"scenario '{sc.name}' has a delivery section; readiness and portfolios run the "
@@ -50,6 +52,8 @@ def contract_flows(sc, seed: int, a: int, b: int, *, models=("sib", "pbr", "fee"
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
     d = (draws or draw.BlockDraws)(seed, b0, b1 - b0)
     params = sample_params(sc, d)
+    if params_hook is not None:  # a portfolio's common shocks
+        params = params_hook(params, d)
     cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
     if sc.measurement is not None:
