@@ -115,6 +115,7 @@ class SizeSweep:
     values: dict
     trials: int
     seed: int
+    currency: str = "GBP"
 
     def vfm(self, model: str) -> np.ndarray:
         """(sizes, trials) value for money, higher is better."""
@@ -153,7 +154,7 @@ def size_sweep(sc, factors, *, trials: int, seed: int, models=("sib", "pbr", "fe
     if metric not in values[models[0]]:
         raise UsageError(f"metric {metric!r} is not reported; try commissioner_npv or public_cost_pv")
     return SizeSweep(scenario=sc.name, factors=factors, participants=tuple(parts), models=models, metric=metric,
-                     values=values, trials=trials, seed=seed)
+                     values=values, trials=trials, seed=seed, currency=sc.currency)
 
 
 def _first_crossing(x: np.ndarray, y: np.ndarray) -> float:

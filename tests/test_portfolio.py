@@ -133,3 +133,16 @@ def test_bad_portfolios_name_the_field(tmp_path):
     with pytest.raises(ScenarioError, match="shared.0.parameters.*nope"):
         load_portfolio(path)
     assert main(["portfolio", str(path), "--trials", "10"]) == 2
+
+
+def test_portfolio_figures_draw_spend_by_year_and_the_budget(tmp_path):
+    from sibsim.plots import readiness as RP
+
+    run = simulate_portfolio(write(tmp_path, count=2), trials=300, seed=1)
+    ax = RP.portfolio_by_year(run).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(y) for y in run.years]
+    np.testing.assert_allclose([p.get_height() for p in ax.patches], run.by_year.mean(axis=0))
+    assert ax.get_xlabel() == "Calendar year" and ax.get_ylabel() == "Spend (GBP)"
+    ax = RP.portfolio_total(run).axes[0]
+    assert sum(p.get_height() for p in ax.patches) == 300
+    assert ax.get_legend().get_texts()[0].get_text().startswith("Budget £300k: P(exceeded) = ")

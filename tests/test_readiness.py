@@ -94,3 +94,17 @@ def test_cli_readiness_runs_on_the_life_chances_fund(tmp_path, capsys):
     assert d["models"]["pbr"]["reserves"] == 60000
     assert main(["readiness", str(LCF), "--risk", "2"]) == 2
     assert "--risk" in capsys.readouterr().err
+
+
+def test_readiness_figure_shows_each_models_needs_against_the_providers_reserves(lcf):
+    from sibsim.plots import readiness as RP
+
+    r = readiness(lcf, trials=300, seed=1, models=("sib", "pbr"), reserves=50_000)
+    ax = RP.readiness_reserves(r).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Social impact bond", "Direct payment by results"]
+    bars = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(bars[:2], [m.reserves_needed for m in r.models])
+    np.testing.assert_allclose(bars[2:4], [m.peak_working_capital_p95 for m in r.models])
+    assert ax.get_ylabel() == "Amount (GBP)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Your reserves (£50k)" in legend and "Reserves needed for P(insolvency) ≤ 5%" in legend
