@@ -146,3 +146,24 @@ def test_portfolio_figures_draw_spend_by_year_and_the_budget(tmp_path):
     ax = RP.portfolio_total(run).axes[0]
     assert sum(p.get_height() for p in ax.patches) == 300
     assert ax.get_legend().get_texts()[0].get_text().startswith("Budget £300k: P(exceeded) = ")
+
+
+def test_the_portfolio_page_shows_the_shipped_fund(repo_root, tmp_path, monkeypatch):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SIBSIM_DB", f"sqlite:///{tmp_path / 'e.db'}")
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/portfolio.py").run()
+    at.number_input(key="pf_trials").set_value(200).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="pf_file").value == "uk_fair_chance_fund"
+    labels = [m.label for m in at.metric]
+    assert "P(spend exceeds budget)" in labels and "Contracts that pay anything" in labels
+    assert list(at.dataframe[0].value.index) == ["ambition", "aspire", "depaul", "fusion", "home_group",
+                                                 "local_solutions", "st_basils"]
+    at.number_input(key="pf_budget").set_value(8_000_000.0).run()
+    p = next(m for m in at.metric if m.label == "P(spend exceeds budget)").value
+    run = simulate_portfolio(repo_root / "portfolios" / "uk_fair_chance_fund.yaml", trials=200, seed=1)
+    assert p == f"{np.mean(run.total > 8_000_000):.1%}"

@@ -108,3 +108,27 @@ def test_readiness_figure_shows_each_models_needs_against_the_providers_reserves
     assert ax.get_ylabel() == "Amount (GBP)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "Your reserves (£50k)" in legend and "Reserves needed for P(insolvency) ≤ 5%" in legend
+
+
+def test_the_readiness_page_answers_in_plain_words(repo_root, tmp_path, monkeypatch):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SIBSIM_DB", f"sqlite:///{tmp_path / 'e.db'}")
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=90)
+    at.run()
+    at.selectbox(key="src_file").select("life_chances_fund_costs").run()
+    at.switch_page("app_pages/readiness.py").run()
+    at.number_input(key="rd_trials").set_value(300).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Direct payment by results" in text and "short" in text and "Fee for service" in text
+    assert at.number_input(key="rd_reserves").value == 60_000 and at.number_input(key="rd_turnover").value == 400_000
+    r = readiness(sibsim.load(repo_root / "scenarios" / "life_chances_fund_costs.yaml"), trials=300, seed=1,
+                  risk=0.05, reserves=60_000, annual_turnover=400_000)
+    pbr = next(m for m in r.models if m.model == "pbr")
+    assert f"{pbr.p_insolvency:.0%}" in text
+    df = at.dataframe[0].value
+    assert list(df.index) == ["Social impact bond", "Direct payment by results", "Fee for service", "Hybrid (part fee)"]
+    at.slider(key="rd_risk").set_value(20).run()
+    assert not at.exception and "at or below 20%" in "\n".join(m.value for m in at.markdown)
