@@ -167,3 +167,22 @@ def test_the_portfolio_page_shows_the_shipped_fund(repo_root, tmp_path, monkeypa
     p = next(m for m in at.metric if m.label == "P(spend exceeds budget)").value
     run = simulate_portfolio(repo_root / "portfolios" / "uk_fair_chance_fund.yaml", trials=200, seed=1)
     assert p == f"{np.mean(run.total > 8_000_000):.1%}"
+
+
+def test_the_shipped_portfolio_takes_sizes_and_capital_from_the_indigo_snapshot(repo_root):
+    import pandas as pd
+
+    snap = repo_root / "sibsim" / "data" / "indigo"
+    projects = pd.read_csv(snap / "projects.csv").set_index("project_id")
+    cards = pd.read_csv(snap / "rate_cards.csv")
+    pf, scs = load_portfolio(repo_root / "portfolios" / "uk_fair_chance_fund.yaml")
+    for c in pf.contracts:
+        row = projects.loc[c.source]
+        assert row["country"] == "GB" and row["sector"] == "Homelessness"
+        assert c.participants == row["participants"] and c.capital == row["capital_raised_local"]
+        sc = scs[c.name]
+        assert sum(sc.participants.starts.per_period) == c.participants
+        assert sc.finance.sib.capital_commitment == c.capital
+        card = cards[cards.project_id == c.source]
+        ft26 = card[card.outcome_definition.str.startswith("26 Weeks full-time")]["price_per_outcome_local"]
+        assert list(ft26) == [sc.rate_card.prices["full_time_work_26w"]]
