@@ -157,14 +157,24 @@ def size_sweep(sc, factors, *, trials: int, seed: int, models=("sib", "pbr", "fe
                      values=values, trials=trials, seed=seed, currency=sc.currency)
 
 
-def _first_crossing(x: np.ndarray, y: np.ndarray) -> float:
-    """First x where y goes from below 0 to at or above it (linear interpolation); nan if never; x[0] if already."""
-    if y[0] >= 0:
-        return float(x[0])
-    for i in range(1, len(y)):
-        if y[i] >= 0:
-            return float(x[i - 1] + (x[i] - x[i - 1]) * (-y[i - 1]) / (y[i] - y[i - 1]))
-    return float("nan")
+def crossings(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """First x at which each column of ``y`` (sizes, m) goes from below 0 to at or above it.
+
+    Linear interpolation between sizes; ``x[0]`` where the column starts at or above 0; nan where it never gets there.
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    up = y >= 0
+    first = np.argmax(up, axis=0)
+    out = np.full(y.shape[1], np.nan)
+    hit = up.any(axis=0)
+    out[hit & (first == 0)] = x[0]
+    mid = hit & (first > 0)
+    i = first[mid]
+    cols = np.flatnonzero(mid)
+    y0, y1 = y[i - 1, cols], y[i, cols]
+    out[mid] = x[i - 1] + (x[i] - x[i - 1]) * (-y0) / (y1 - y0)
+    return out
 
 
 def crossover(sw: SizeSweep, other: str, *, model: str = "sib", boot: int = 400, seed: int = 0) -> dict:
@@ -180,12 +190,13 @@ def crossover(sw: SizeSweep, other: str, *, model: str = "sib", boot: int = 400,
     """
     diff = sw.vfm(model) - sw.vfm(other)  # (sizes, trials)
     x = np.asarray(sw.participants)
-    est = _first_crossing(x, diff.mean(axis=1))
+    est = float(crossings(x, diff.mean(axis=1)[:, None])[0])
     rng = np.random.default_rng(seed)
     n = diff.shape[1]
-    b = np.array([_first_crossing(x, diff[:, rng.integers(0, n, n)].mean(axis=1)) for _ in range(boot)])
+    means = np.stack([diff[:, rng.integers(0, n, n)].mean(axis=1) for _ in range(boot)], axis=1)
+    b = crossings(x, means)
     ok = b[~np.isnan(b)]
-    per = np.array([_first_crossing(x, diff[:, j]) for j in range(n)])  # each trial's own crossing
+    per = crossings(x, diff)  # each trial's own crossing
     pk = per[~np.isnan(per)]
     q = (lambda a, p: float(np.percentile(a, p)) if a.size else float("nan"))
     return {"model": model, "other": other, "participants": est, "p5": q(ok, 5), "p95": q(ok, 95),

@@ -104,3 +104,21 @@ def test_size_figure_draws_each_model_against_participants():
     assert labels == ["Social impact bond", "Direct payment by results"]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), sw.vfm("sib").mean(axis=1))
     assert any("SIB overtakes pbr" in t.get_text() for t in ax.texts)
+
+
+def test_vectorised_crossings_match_a_plain_loop():
+    from sibsim.scale import crossings
+
+    def plain(x, y):
+        if y[0] >= 0:
+            return x[0]
+        for i in range(1, len(y)):
+            if y[i] >= 0:
+                return x[i - 1] + (x[i] - x[i - 1]) * (-y[i - 1]) / (y[i] - y[i - 1])
+        return np.nan
+
+    rng = np.random.default_rng(4)
+    x = np.array([50.0, 100.0, 300.0, 600.0, 1000.0])
+    y = rng.normal(0, 1, (5, 400)) + np.linspace(-1.5, 1.5, 5)[:, None]
+    y[:, 0] = [0.0, 1, 2, 3, 4]  # exactly zero at the first size
+    np.testing.assert_allclose(crossings(x, y), [plain(x, y[:, j]) for j in range(y.shape[1])], equal_nan=True)
