@@ -45,16 +45,19 @@ def contract_flows(sc, seed: int, a: int, b: int, *, models=("sib", "pbr", "fee"
     "flows": {model: CashFlows}}``, all cut to the ``b - a`` trials asked for.
     ``params_hook(params, draws)`` may return changed parameter draws (whole blocks) before they are used.
     """
-    if sc.delivery is not None:
-        raise UsageError(f"scenario '{sc.name}' has a delivery section; readiness and portfolios run the "
-                         "vectorised engine only (give participants.starts instead)")
     models = check_models(models)
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
     d = (draws or draw.BlockDraws)(seed, b0, b1 - b0)
     params = sample_params(sc, d)
     if params_hook is not None:  # a portfolio's common shocks
         params = params_hook(params, d)
-    cohort = simulate_cohort(sc, params, d)
+    if sc.delivery is not None:  # the discrete-event delivery model feeds the cohort, as in the engine
+        from .engine import _delivery  # noqa: PLC2701  (the engine's one way of running it for a trial range)
+
+        starts, engaged, _ = _delivery(sc, params, seed, a, b, b0)
+        cohort = simulate_cohort(sc, params, d, delivery_starts=starts, delivery_engaged=engaged)
+    else:
+        cohort = simulate_cohort(sc, params, d)
     pay = rate_card(sc, params, cohort)
     if sc.measurement is not None:
         pay, *_ = add_measured(sc, params, cohort, d, pay)

@@ -132,3 +132,18 @@ def test_the_readiness_page_answers_in_plain_words(repo_root, tmp_path, monkeypa
     assert list(df.index) == ["Social impact bond", "Direct payment by results", "Fee for service", "Hybrid (part fee)"]
     at.slider(key="rd_risk").set_value(20).run()
     assert not at.exception and "at or below 20%" in "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_scenarios_flows_replay_the_engines_account(path):
+    sc = sibsim.load(path)
+    n = 60 if sc.delivery is not None else 400
+    models = ("sib", "pbr", "fee", "hybrid")
+    f = all_flows(sc, trials=n, seed=9, models=models)
+    run = sibsim.simulate(sc, trials=n, seed=9, finance=tuple(m for m in models if m != sc.finance.model))
+    R, limit, rate = provider_terms(sc, f["params"], f["costs"])
+    for m in models:
+        cf = f["flows"][m]
+        np.testing.assert_array_equal(insolvent_at(cf["provider"] + cf["lender"], R, limit, rate),
+                                      run.model(m).indicators["insolvency"])
+        np.testing.assert_allclose(-cf["commissioner"].sum(axis=1), run.model(m).metrics["commissioner_cost"])
