@@ -71,7 +71,8 @@ for m in r.models:
         f"With your reserves the chance is **{m.p_insolvency:.0%}**. At worst (1 in 20) the contract ties up "
         f"{money(m.peak_working_capital_p95, sym)} before payments come in"
         + (f", {m.turnover_share_peak:.0%} of a year's turnover" if m.turnover_share_peak is not None else "")
-        + ".")
+        + (f"; the low point typically comes in {sc.period} {int(m.peak_period_p50) + 1}"
+           if m.peak_period_p50 == m.peak_period_p50 else "") + ".")
 st.image(common.figure_png(("readiness", sc.content_hash, trials, seed, risk_pct, reserves, turnover),
                            lambda: rplots.readiness_reserves(r)), width="stretch")
 

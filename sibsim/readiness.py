@@ -166,18 +166,21 @@ def _with_provider(sc, **fields):
 
 
 def readiness(sc, *, trials: int = 10_000, seed: int = 1, risk: float = 0.05, models=tuple(MODELS),
-              reserves: float | None = None, annual_turnover: float | None = None) -> Readiness:
+              reserves: float | None = None, annual_turnover: float | None = None,
+              overdraft_limit: float | None = None) -> Readiness:
     """Readiness of the scenario's provider under each of ``models`` (see the module docstring).
 
-    ``reserves`` / ``annual_turnover`` override ``finance.provider`` (a number in the scenario's currency).
+    ``reserves`` / ``annual_turnover`` / ``overdraft_limit`` override ``finance.provider`` (amounts in the
+    scenario's currency).
     """
     if not 0 < risk < 1:
         raise UsageError(f"risk must be a probability between 0 and 1 (exclusive); got {risk}")
-    for name, v in (("reserves", reserves), ("annual_turnover", annual_turnover)):
+    for name, v in (("reserves", reserves), ("annual_turnover", annual_turnover),
+                    ("overdraft_limit", overdraft_limit)):
         if v is not None and not (np.isfinite(v) and v >= 0):
             raise UsageError(f"{name} must be a finite amount >= 0; got {v}")
-    if reserves is not None or annual_turnover is not None:
-        sc = _with_provider(sc, reserves=reserves, annual_turnover=annual_turnover)
+    if reserves is not None or annual_turnover is not None or overdraft_limit is not None:
+        sc = _with_provider(sc, reserves=reserves, annual_turnover=annual_turnover, overdraft_limit=overdraft_limit)
     models = check_models(models)
     res = all_flows(sc, trials=trials, seed=seed, models=models)
     costs = res["costs"]

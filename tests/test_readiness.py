@@ -147,3 +147,15 @@ def test_every_shipped_scenarios_flows_replay_the_engines_account(path):
         np.testing.assert_array_equal(insolvent_at(cf["provider"] + cf["lender"], R, limit, rate),
                                       run.model(m).indicators["insolvency"])
         np.testing.assert_allclose(-cf["commissioner"].sum(axis=1), run.model(m).metrics["commissioner_cost"])
+
+
+def test_a_larger_overdraft_needs_less_reserves_one_for_one_without_interest(lcf):
+    from sibsim.spec import to_dict, validate
+
+    d = to_dict(lcf)
+    d["finance"]["provider"]["overdraft_rate_annual"] = 0.0
+    sc = validate(d)
+    a = readiness(sc, trials=500, seed=6, models=("pbr",), overdraft_limit=0).models[0]
+    b = readiness(sc, trials=500, seed=6, models=("pbr",), overdraft_limit=50_000).models[0]
+    assert a.reserves_needed - b.reserves_needed == pytest.approx(50_000, abs=2.0)
+    assert main(["readiness", str(LCF), "--trials", "50", "--overdraft-limit", "-1", "-q"]) == 2

@@ -127,3 +127,34 @@ def test_bad_transaction_costs_name_the_field_and_what_is_allowed(item, field, w
     with pytest.raises(ScenarioError) as e:
         validate(lcf(transaction_costs=[item]))
     assert any(f == field and words in m for f, m in e.value.problems), e.value.problems
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(items=st.lists(st.fixed_dictionaries({
+    "party": st.sampled_from(["commissioner", "outcome_fund", "provider", "investor", "intermediary"]),
+    "one_off": st.one_of(st.none(), st.floats(0, 1e6)),
+    "period": st.integers(0, 15),
+    "per_period": st.one_of(st.none(), st.floats(0, 1e4)),
+}).filter(lambda x: x["one_off"] is not None or x["per_period"] is not None), min_size=1, max_size=5))
+def test_transaction_costs_conserve_cash_and_each_party_pays_exactly_its_own(items):
+    tcs = [dict(it, name=f"c{i}") for i, it in enumerate(items)]
+    for t in tcs:
+        if t["one_off"] is None:
+            del t["one_off"]
+        if t["per_period"] is None:
+            del t["per_period"]
+    sc, plain = validate(lcf(transaction_costs=tcs)), validate(lcf())
+    n, T = 3, sc.horizon_periods
+    rng = np.random.default_rng(0)
+    costs, pay = rng.uniform(0, 3e4, (n, T)), rng.uniform(0, 3e4, (n, T))
+    for name in MODELS:
+        cf = model_flows(name, sc, {}, costs=costs, payments=pay)
+        ref = model_flows(name, plain, {}, costs=costs, payments=pay)
+        np.testing.assert_allclose(cf.total(), 0.0, atol=1e-6)
+        for party in ("commissioner", "outcome_fund", "investor", "intermediary"):
+            due = sum((t.get("one_off") or 0) + (t.get("per_period") or 0) * T for t in tcs
+                      if t["party"] == party and (party != "investor" or name == "sib"))
+            np.testing.assert_allclose(ref[party].sum(axis=1) - cf[party].sum(axis=1), due, rtol=1e-9, atol=1e-6)

@@ -70,7 +70,8 @@ def cmd_readiness(args) -> int:
     models = [m.strip() for m in args.finance.split(",") if m.strip()]
     sc = load_scenario(args)
     r = readiness(sc, trials=args.trials, seed=args.seed, risk=args.risk, models=models,
-                  reserves=args.provider_reserves, annual_turnover=args.turnover)
+                  reserves=args.provider_reserves, annual_turnover=args.turnover,
+                  overdraft_limit=args.overdraft_limit)
     if args.json:
         write_json(args.json, r.to_dict())
     if not args.quiet:
@@ -95,6 +96,8 @@ def register(sub) -> None:
                    help="the provider's reserves (default: the scenario's finance.provider.reserves)")
     p.add_argument("--turnover", type=float, metavar="AMOUNT",
                    help="the provider's annual turnover (default: finance.provider.annual_turnover)")
+    p.add_argument("--overdraft-limit", type=float, metavar="AMOUNT",
+                   help="the most the provider can borrow (default: finance.provider.overdraft_limit)")
     p.add_argument("--risk", type=float, default=0.05, help="acceptable P(insolvency) (default 0.05)")
     p.add_argument("--finance", default="sib,pbr,fee,hybrid", metavar="MODELS",
                    help="comma-separated finance models (default sib,pbr,fee,hybrid)")
