@@ -72,7 +72,8 @@ def instances(pf, seed: int) -> list[Instance]:
     for c in pf.contracts:
         for k in range(c.count):
             i = len(out)
-            out.append(Instance(i, c.name, k, c.kind or c.name, c.start_year, instance_seed(seed, i)))
+            start = c.start_year + (k * c.every_months / 12 if c.every_months else 0.0)
+            out.append(Instance(i, c.name, k, c.kind or c.name, start, instance_seed(seed, i)))
     return out
 
 
@@ -136,10 +137,10 @@ def _shock_hook(pf, inst: Instance, sc, common_seed: int):
 
 def _years(pf, scenarios) -> tuple[int, ...]:
     lo, hi = [], []
-    for c in pf.contracts:
-        sc = scenarios[c.name]
-        lo.append(math.floor(c.start_year))
-        hi.append(math.floor(c.start_year + (sc.horizon_periods - 0.5) / sc.periods_per_year))
+    for inst in instances(pf, 0):
+        sc = scenarios[inst.contract]
+        lo.append(math.floor(inst.start_year))
+        hi.append(math.floor(inst.start_year + (sc.horizon_periods - 0.5) / sc.periods_per_year))
     return tuple(range(min(lo), max(hi) + 1))
 
 

@@ -186,3 +186,18 @@ def test_the_shipped_portfolio_takes_sizes_and_capital_from_the_indigo_snapshot(
         card = cards[cards.project_id == c.source]
         ft26 = card[card.outcome_definition.str.startswith("26 Weeks full-time")]["price_per_outcome_local"]
         assert list(ft26) == [sc.rate_card.prices["full_time_work_26w"]]
+
+
+def test_staggered_copies_spread_the_same_spend_over_later_years(tmp_path):
+    path = write(tmp_path, count=3)
+    together = simulate_portfolio(path, trials=300, seed=2)
+    d = yaml.safe_load(path.read_text())
+    d["contracts"][0]["every_months"] = 12
+    path.write_text(yaml.safe_dump(d))
+    staggered = simulate_portfolio(path, trials=300, seed=2)
+    assert together.years == (2020, 2021, 2022) and staggered.years == (2020, 2021, 2022, 2023, 2024)
+    np.testing.assert_allclose(staggered.total, together.total)  # same instances, same seeds: only timing moves
+    # one yearly outcome, paid in the contract's second period: copy k (starting 2020-04 + k years) pays in 2021 + k
+    np.testing.assert_allclose(together.by_year[:, 1], together.total)
+    np.testing.assert_allclose(staggered.by_year[:, 1:4], staggered.spend)
+    assert not staggered.by_year[:, [0, 4]].any()

@@ -32,6 +32,8 @@ class Contract(_M):
     kind: str | None = Field(None, description="contracts of one kind can share parameters (default: the name)")
     count: int = Field(1, ge=1, le=1000, description="independent copies of this contract")
     start: str = Field(description="first period of the contract: YYYY or YYYY-MM")
+    every_months: int | None = Field(None, ge=1, le=600, description="copies start this many months apart "
+                                                                      "(default: all at start)")
     participants: float | None = Field(None, gt=0, description="cohort size: the scenario is scaled to it "
                                                                "(sibsim.scale.scale_scenario)")
     capital: float | None = Field(None, ge=0, description="investor capital: sets finance.sib.capital_commitment")
