@@ -22,7 +22,7 @@ ss = st.session_state
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cached(path: str, trials: int, seed: int, budget: float | None):
     from sibsim.portfolio import simulate_portfolio
-    from sibsim.spec.portfolio import load_portfolio
+    from sibsim.portfolio import load_portfolio
 
     pf, scs = load_portfolio(path)
     if budget is not None:
@@ -37,7 +37,7 @@ if not PORTFOLIOS:
     st.info("No portfolio files found in portfolios/.")
     st.stop()
 name = st.selectbox("Portfolio", list(PORTFOLIOS), key="pf_file")
-from sibsim.spec.portfolio import load_portfolio  # noqa: E402
+from sibsim.portfolio import load_portfolio  # noqa: E402
 
 pf, _ = load_portfolio(PORTFOLIOS[name])
 st.markdown(f"**{pf.name}**")

@@ -41,7 +41,8 @@ from scipy import special
 
 from . import draw
 from .errors import UsageError
-from .spec.portfolio import load_portfolio
+from .errors import ScenarioError
+from .spec.portfolio import read_portfolio
 from .trialflows import chunks, contract_flows
 
 SHARED, SHOCK, INSTANCE = 11, 12, 13
@@ -263,6 +264,57 @@ class PortfolioRun:
         return {"portfolio": self.portfolio.name, "summary": self.summary(),
                 "by_year": self.by_year_table().reset_index().to_dict(orient="records"),
                 "contracts": self.per_contract().reset_index().to_dict(orient="records")}
+
+
+def load_portfolio(path: str | Path):
+    """(Portfolio, {contract name: Scenario}) from a portfolio file: each contract's scenario loaded (paths
+    relative to the file), its parameters set, scaled to its participants and given its capital; every
+    problem names its field."""
+    from .scale import participants_of, scale_scenario
+    from .spec import load, to_dict, validate
+
+    path = Path(path)
+    pf = read_portfolio(path)
+    scenarios, probs = {}, []
+    for i, c in enumerate(pf.contracts):
+        f = path.parent / c.scenario
+        if not f.is_file():
+            probs.append((f"contracts.{i}.scenario", f"no such file: {c.scenario} (relative to {path.name})"))
+            continue
+        sc = load(f)
+        unknown = [k for k in c.set if k not in sc.parameters]
+        if unknown:
+            probs.append((f"contracts.{i}.set", f"'{unknown[0]}' is not a parameter of {c.scenario}; "
+                                                f"parameters: {', '.join(sorted(sc.parameters))}"))
+            continue
+        if c.set:
+            sc = sc.with_params(**c.set)
+        if c.participants is not None:
+            sc = scale_scenario(sc, c.participants / participants_of(sc))
+        if c.capital is not None:
+            d = to_dict(sc)
+            d["finance"].setdefault("sib", {})["capital_commitment"] = c.capital
+            d["finance"]["sib"].pop("tranches", None)
+            sc = validate(d)
+        scenarios[c.name] = sc
+    for j, s in enumerate(pf.shared):
+        for p in s.parameters:
+            if not any(p in sc.parameters for sc in scenarios.values()):
+                probs.append((f"shared.{j}.parameters", f"'{p}' is not a parameter of any contract's scenario"))
+    for j, s in enumerate(pf.shocks):
+        for p in s.multiplies:
+            if not any(p in sc.parameters for sc in scenarios.values()):
+                probs.append((f"shocks.{j}.multiplies", f"'{p}' is not a parameter of any contract's scenario"))
+    kinds = {c.kind or c.name for c in pf.contracts}
+    for j, s in enumerate((*pf.shared, *pf.shocks)):
+        for k in s.kinds or ():
+            if k not in kinds:
+                sec = "shared" if j < len(pf.shared) else "shocks"
+                probs.append((f"{sec}.{j if j < len(pf.shared) else j - len(pf.shared)}.kinds",
+                              f"'{k}' is not a contract kind; kinds: {', '.join(sorted(kinds))}"))
+    if probs:
+        raise ScenarioError(probs, source=str(path))
+    return pf, scenarios
 
 
 def _run_range(pf, scenarios, seed, a, b):

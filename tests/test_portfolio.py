@@ -11,7 +11,7 @@ import yaml
 from sibsim.cli import main
 from sibsim.errors import ScenarioError
 from sibsim.portfolio import simulate_portfolio
-from sibsim.spec.portfolio import load_portfolio
+from sibsim.portfolio import load_portfolio
 
 from helpers import ROOT
 

@@ -99,11 +99,8 @@ class Portfolio(_M):
         return self
 
 
-def load_portfolio(path: str | Path):
-    """(Portfolio, {contract name: Scenario}) from a portfolio YAML file; every problem names its field."""
-    from ..scale import scale_scenario
-    from .load import load, to_dict, validate
-
+def read_portfolio(path: str | Path) -> Portfolio:
+    """Read and validate a portfolio YAML file (the contracts' scenarios are loaded by sibsim.portfolio)."""
     path = Path(path)
     if not path.is_file():
         raise ScenarioError([("", "no such file")], source=str(path))
@@ -112,50 +109,8 @@ def load_portfolio(path: str | Path):
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ScenarioError([("", f"not valid YAML: {err}".replace("\n", " "))], source=str(path)) from None
     try:
-        pf = Portfolio.model_validate(data)
+        return Portfolio.model_validate(data)
     except ValidationError as err:
         from .load import _problems  # noqa: PLC2701  (the one place pydantic errors become field messages)
 
         raise ScenarioError(_problems(err), source=str(path)) from None
-    scenarios, probs = {}, []
-    for i, c in enumerate(pf.contracts):
-        f = path.parent / c.scenario
-        if not f.is_file():
-            probs.append((f"contracts.{i}.scenario", f"no such file: {c.scenario} (relative to {path.name})"))
-            continue
-        sc = load(f)
-        unknown = [k for k in c.set if k not in sc.parameters]
-        if unknown:
-            probs.append((f"contracts.{i}.set", f"'{unknown[0]}' is not a parameter of {c.scenario}; "
-                                                f"parameters: {', '.join(sorted(sc.parameters))}"))
-            continue
-        if c.set:
-            sc = sc.with_params(**c.set)
-        if c.participants is not None:
-            from ..scale import participants_of
-
-            sc = scale_scenario(sc, c.participants / participants_of(sc))
-        if c.capital is not None:
-            d = to_dict(sc)
-            d["finance"].setdefault("sib", {})["capital_commitment"] = c.capital
-            d["finance"]["sib"].pop("tranches", None)
-            sc = validate(d)
-        scenarios[c.name] = sc
-    for j, s in enumerate(pf.shared):
-        for p in s.parameters:
-            if not any(p in sc.parameters for sc in scenarios.values()):
-                probs.append((f"shared.{j}.parameters", f"'{p}' is not a parameter of any contract's scenario"))
-    for j, s in enumerate(pf.shocks):
-        for p in s.multiplies:
-            if not any(p in sc.parameters for sc in scenarios.values()):
-                probs.append((f"shocks.{j}.multiplies", f"'{p}' is not a parameter of any contract's scenario"))
-    kinds = {c.kind or c.name for c in pf.contracts}
-    for j, s in enumerate((*pf.shared, *pf.shocks)):
-        for k in s.kinds or ():
-            if k not in kinds:
-                sec = "shared" if j < len(pf.shared) else "shocks"
-                probs.append((f"{sec}.{j if j < len(pf.shared) else j - len(pf.shared)}.kinds",
-                              f"'{k}' is not a contract kind; kinds: {', '.join(sorted(kinds))}"))
-    if probs:
-        raise ScenarioError(probs, source=str(path))
-    return pf, scenarios
