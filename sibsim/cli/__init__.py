@@ -14,6 +14,7 @@ import sys
 from ..errors import SibsimError
 
 COMMANDS = ["run", "sweep", "evidence"]  # modules in sibsim.cli, in help order
+COMMANDS += ["voi"]  # value of information (issue 12): sibsim.cli.voi imports sibsim.valueinfo only when run
 
 
 class ArgumentParser(argparse.ArgumentParser):
