@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..decision import APPRAISAL, NONE, Decision, decision, parse_wtp, wtp_key
+from ..decision import APPRAISAL, NONE, OPTIONS, Decision, check_options, decision, parse_wtp, wtp_key
 from ..errors import UsageError
 from . import perfect as _evpi
 from . import sample as _evsi
@@ -161,7 +161,7 @@ def voi(scenario, *, options=DEFAULT_OPTIONS, wtp=None, evppi=None, evsi: str | 
 
     if isinstance(options, str):
         options = [o for o in options.split(",") if o.strip()]
-    options = [o.strip() for o in options]
+    options = list(check_options(options, run.finance_models if run is not None else OPTIONS[:-1]))
     if run is None:
         sc = scenario if isinstance(scenario, Scenario) else load(scenario)
         models = [o for o in options if o != NONE]
