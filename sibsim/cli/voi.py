@@ -76,15 +76,16 @@ def cmd_voi(args) -> int:
         cur = sc.currency
         print(f"{sc.name}: value of information, {res.decision.trials:,} trials, seed {args.seed} "
               f"(per decision, {cur}; population factor {res.population.factor:.3g})")
-        names = list(d["evppi"])
-        head = ["wtp", "best", "EVPI", "± se", "population EVPI"] + [f"EVPPI {n}" for n in names]
-        rows = [head]
-        for k in d["wtp"]:
-            rows.append([k, d["best"][k], _money(d["evpi"][k]), _money(d["evpi_se"][k]),
-                         _money(d["population_evpi"][k])] + [_money(d["evppi"][n][k]) for n in names])
+        head = ["", *(f"wtp {k}" for k in d["wtp"])]
+        rows = [head, ["best option", *(d["best"][k] for k in d["wtp"])],
+                ["EVPI", *(_money(d["evpi"][k]) for k in d["wtp"])],
+                ["  ± se", *(_money(d["evpi_se"][k]) for k in d["wtp"])],
+                ["population EVPI", *(_money(d["population_evpi"][k]) for k in d["wtp"])]]
+        rows += [[f"EVPPI {n}", *(f"{_money(v[k])} ± {_money(d['evppi_se'][n][k])}" for k in d["wtp"])]
+                 for n, v in d["evppi"].items()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         for j, r in enumerate(rows):
-            print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
             if j == 0:
                 print("-" * (sum(widths) + 2 * len(widths) - 2))
         if "evsi" in d:
@@ -92,9 +93,9 @@ def cmd_voi(args) -> int:
             print(f"\nEVSI and ENBS over {e['field']} (population values, {cur}):")
             for k, c in e["by_wtp"].items():
                 best = c["optimal"]
-                print(f"  wtp {k}: optimal {e['field']} = {best if best is not None else 'none (no study pays)'}; "
-                      + ", ".join(f"{s}: {_money(v)} - {_money(cc)}" for s, v, cc in
-                                  zip(e["sizes"], c["evsi"], e["cost"])))
+                print(f"  wtp {k}: optimal {e['field']} = {best if best is not None else 'none (no study pays)'}")
+                for s, v, cc in zip(e["sizes"], c["evsi"], e["cost"]):
+                    print(f"    {s:>8,}: EVSI {_money(v)}, cost {_money(cc)}, ENBS {_money(v - cc)}")
     if args.json:
         _write_atomic(args.json, json.dumps(d_finite(d), indent=2) + "\n")
     return 0

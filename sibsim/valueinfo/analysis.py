@@ -183,7 +183,8 @@ def voi(scenario, *, options=DEFAULT_OPTIONS, wtp=None, evppi=None, evsi: str | 
             fld, sizes = _evsi.parse_range(evsi)
             curves = _evsi.curves(sc, dec.params, dec.nb, field=fld, sizes=sizes, base=study, cost=study_cost,
                                   seed=run.seed, rng=rng, scale=population.factor, draws=draws)
-    meta = {"scenario": {"name": sc.name, "hash": sc.content_hash}, "seed": run.seed, "trials": run.trials,
+    meta = {"scenario": {"name": sc.name, "hash": sc.content_hash}, "currency": sc.currency, "seed": run.seed,
+            "trials": run.trials,
             "method": {"evpi": "mean(max) - max(mean) over trials",
                        "evppi": "regression (Strong, Oakley & Brennan 2014): P-spline GAM for 1-2 parameters, "
                                 "Gaussian process above",

@@ -76,9 +76,14 @@ def evppi(nb, X, *, rng: np.random.Generator, draws: int = 200, method: str = "a
     """EVPPI of the inputs ``X`` (trials, d): regression of incremental net benefit on X (Strong et al. 2014).
 
     method: ``auto`` (P-spline GAM for d <= 2, Gaussian process above), ``pspline`` or ``gp``.
+    When one option is best in every trial the EVPI, and so every EVPPI, is
+    exactly 0. Otherwise the estimate carries regression error (its ``se``)
+    and may exceed the EVPI by about that much when both are small.
     """
     nb = _nb(nb)
     X = np.asarray(X, dtype=float).reshape(len(nb), -1)
+    if evpi(nb).value == 0.0:  # one option best in every trial: no information can change the choice
+        return Estimate(0.0, 0.0)
     inc = nb[:, 1:] - nb[:, :1]
     fits = [smooth.smooth(X, inc[:, j], rng=rng, draws=draws, method=method) for j in range(inc.shape[1])]
     g = np.column_stack([np.zeros(len(nb))] + [f.fitted for f in fits])
