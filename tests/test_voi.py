@@ -126,6 +126,16 @@ def test_pspline_fast_path_matches_direct_solve():
             np.testing.assert_allclose(fit.fitted, B @ beta, rtol=1e-6, atol=1e-8)
             assert fit.edf == pytest.approx(edf, rel=1e-6)
         assert smooth.pspline(X, y, rng=rng, lams=lams, draws=2).lam == lams[int(np.argmin(gcv))]
+        # posterior draws of the fit: covariance sigma^2 B (B'B + lam P)^-1 B', sigma^2 = rss / (n - edf)
+        lam = 1.0
+        A = B.T @ B + lam * P
+        beta = np.linalg.solve(A, B.T @ y)
+        edf = np.trace(np.linalg.solve(A, B.T @ B))
+        sigma2 = np.sum((y - B @ beta) ** 2) / (len(y) - edf)
+        sd = np.sqrt(np.einsum("ij,jk,ik->i", B, sigma2 * np.linalg.inv(A), B))
+        fit = smooth.pspline(X, y, rng=rng, lams=[lam], draws=4000)
+        np.testing.assert_allclose(fit.draws.std(axis=1), sd, rtol=0.08)
+        np.testing.assert_allclose(fit.draws.mean(axis=1), fit.fitted, atol=4 * sd.max() / np.sqrt(4000) * 1.5)
 
 
 def _toy(n=4000, seed=2):

@@ -166,3 +166,13 @@ def test_with_design_changes_only_the_comparison_and_triggers():
     assert exact.measurement.outcomes[0].design.kind == "historical_baseline"
     assert exact.measurement.outcomes[0].design.size_per_participant is None
     assert new.outcomes == sc.outcomes and new.finance == sc.finance
+
+
+def test_evppi_of_all_parameters_matches_evpi_on_a_scenario(toy):
+    """With 400 participants the participants' luck adds little: EVPPI(all) is EVPI within their errors."""
+    _, run, nb = toy
+    full = perfect.evpi(nb)
+    every = perfect.evppi(nb, np.column_stack([run.params["p0"], run.params["uplift"]]),
+                          rng=np.random.default_rng(5))
+    assert every.value <= full.value + 4 * full.se
+    assert abs(every.value - full.value) < 4 * (full.se + every.se), (every, full)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import smooth
 
@@ -85,7 +86,8 @@ def evppi(nb, X, *, rng: np.random.Generator, draws: int = 200, method: str = "a
     if evpi(nb).value == 0.0:  # one option best in every trial: no information can change the choice
         return Estimate(0.0, 0.0)
     inc = nb[:, 1:] - nb[:, :1]
-    fits = [smooth.smooth(X, inc[:, j], rng=rng, draws=draws, method=method) for j in range(inc.shape[1])]
+    with threadpool_limits(limits=1, user_api="blas"):  # matrices of a few hundred rows: threads only contend
+        fits = [smooth.smooth(X, inc[:, j], rng=rng, draws=draws, method=method) for j in range(inc.shape[1])]
     g = np.column_stack([np.zeros(len(nb))] + [f.fitted for f in fits])
     G = np.stack([np.zeros_like(fits[0].draws)] + [f.draws for f in fits], axis=1)  # (m, options, draws)
     per_draw = G.max(axis=1).mean(axis=0) - G.mean(axis=0).max(axis=0)

@@ -147,12 +147,12 @@ def gp(X, y, *, rng: np.random.Generator, draws: int = 200, hyper: int = 300, tr
     cf = linalg.cho_factor(Kt + noise * np.eye(len(t)))
     alpha = linalg.cho_solve(cf, u[t])
     fitted = np.concatenate([signal(Z[a:a + 2000], Z[t]) @ alpha for a in range(0, n, 2000)])
-    cov = Kt - Kt @ linalg.cho_solve(cf, Kt)
-    cov = (cov + cov.T) / 2
-    w, v = np.linalg.eigh(cov)
-    root = v * np.sqrt(np.clip(w, 0, None))
-    mean_t = Kt @ alpha
-    f = mean_t[:, None] + root @ rng.standard_normal((len(t), draws))
+    # posterior draws at the training trials by pathwise conditioning (Matheron's rule): a prior draw of the
+    # function and of the noise, corrected by the data; one Cholesky factor, no eigendecomposition
+    m = len(t)
+    prior = np.linalg.cholesky(Kt + 1e-8 * np.eye(m)) @ rng.standard_normal((m, draws))
+    noise_draw = np.sqrt(noise) * rng.standard_normal((m, draws))
+    f = prior + Kt @ linalg.cho_solve(cf, u[t][:, None] - prior - noise_draw)
     return Fit(fitted=ym + ys * fitted, draws=ym + ys * f, at=t)
 
 
