@@ -12,6 +12,7 @@ import streamlit as st
 
 import sibsim
 from app_pages import common
+from sibsim.dists import Fixed
 from sibsim.errors import SibsimError
 from sibsim.plots import voi as vplots
 from sibsim.valueinfo import Population, design
@@ -52,7 +53,7 @@ if sc is None:
     st.warning("The current scenario has problems: fix them on the Scenario page.")
     st.stop()
 
-uncertain = sorted(k for k, p in sc.priors.items() if p.__class__.__name__ != "Fixed")
+uncertain = sorted(k for k, p in sc.priors.items() if not isinstance(p, Fixed))
 c1, c2 = st.columns(2)
 with c1:
     options = st.multiselect("Options", common.finance_models() + ["none"],

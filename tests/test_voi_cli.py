@@ -98,3 +98,18 @@ def test_console_script_voi_help_is_lazy():
     assert r.stdout.split() == ["False", "False"]
     r = subprocess.run([sys.executable, "-m", "sibsim", "voi", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--evsi" in r.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_has_a_value_of_information(path):
+    import sibsim
+
+    sc = sibsim.load(path)
+    own = sc.finance.model if sc.finance.model != "fee" else "sib"
+    res = sibsim.voi(sc, options=[own, "fee", "none"], wtp=[0, 20000], evsi="comparison_size=300", trials=200,
+                     seed=1, draws=20)
+    d = res.to_dict()
+    assert set(d["evpi"]) == {"0", "20000"} and all(v >= 0 for v in d["evpi"].values())
+    assert d["best"]["0"] == "none"  # valuing outcomes at nothing, not commissioning is best
+    assert set(d["evppi"]) == {k for k, v in res.decision.params.items() if v.std() > 0}
+    assert len(d["evsi"]["by_wtp"]["20000"]["evsi"]) == 1
