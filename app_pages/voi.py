@@ -7,7 +7,6 @@ with ``sibsim.plots.voi``; no model logic here (docs/voi.md).
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 import sibsim
