@@ -35,6 +35,7 @@ pages = [
     st.Page("app_pages/readiness.py", title="Provider readiness", icon=":material/savings:"),
     st.Page("app_pages/portfolio.py", title="Fund portfolio", icon=":material/account_balance:"),
 ]
+pages.append(st.Page("app_pages/voi.py", title="Value of information", icon=":material/lightbulb:"))  # issue 12
 page = st.navigation(pages)
 
 with st.sidebar:
