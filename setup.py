@@ -27,18 +27,21 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # no compiler at all (DistutilsPlatformError and kin)
-            self._warn(exc)
+            self._warn("participant and delivery passes were", exc)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as exc:  # compiler present but the build failed
-            self._warn(exc)
+            self._warn(f"{PASSES.get(ext.name, ext.name)} was", exc)
 
     @staticmethod
-    def _warn(exc):
-        print(f"WARNING: a compiled pass of sibsim was not built ({type(exc).__name__}: {exc}); "
-              "sibsim will use its numpy reference instead (same results, slower)", file=sys.stderr)
+    def _warn(what, exc):
+        print(f"WARNING: sibsim's compiled {what} not built ({type(exc).__name__}: {exc}); "
+              "sibsim will use its reference instead (same results, slower)", file=sys.stderr)
+
+
+PASSES = {"sibsim._kernel": "participant pass", "sibsim.delivery._queue": "delivery pass"}
 
 
 setup(ext_modules=[
