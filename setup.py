@@ -2,12 +2,14 @@
 
 The extensions are optional: where they cannot be built (no C compiler, no
 Python headers) the install goes on with a warning and sibsim runs the same
-passes in plain numpy (sibsim/kernel_ref.py for the participant pass; the
-delivery model's numpy path), with identical results, slower.
+passes by their references (sibsim/kernel_ref.py, numpy, for the participant
+pass; the SimPy model for the delivery pass), with identical results, slower.
 
 They are built for the compiler's default target (x86-64 baseline on x86-64),
 not ``-march=native``: a wheel or shared install built on one CPU must run on
-another. benchmarks/bench_kernel.py measures what that costs. ISO C99 (not
+another. benchmarks/bench_kernel.py measures what that costs: on an AMD
+Zen 1 machine (native = znver1) the participant pass took 1.11-1.14x the
+CPU time of the -march=native build, a whole run 1.07-1.10x. ISO C99 (not
 GNU C) also means no fused multiply-add contraction, so results match numpy's
 arithmetic.
 """
