@@ -4,7 +4,7 @@
 #   make system-deps  apt-get install what the tests need (chromium, postgresql), only if missing
 #   make test         venv + system-deps, then the whole pytest suite
 #   make app          run the Streamlit app (app.py) headless and print its URL
-#   make bench        run benchmarks/run_all.py
+#   make bench        run benchmarks/run_all.py (same-run ratios; BENCH_ARGS="--quick --only delivery,sweep")
 #   make clean        remove caches and build leftovers (keeps .venv; see distclean)
 #
 # CI runs `bash .ci/run` (which runs `make test`) in a fresh clone on a fresh
@@ -105,8 +105,10 @@ app: venv
 	    --browser.gatherUsageStats false
 
 # ---------------------------------------------------------------- benchmarks
+BENCH_ARGS ?=
+
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 clean:
