@@ -4,15 +4,10 @@
 #   make app-venv     the same with only what the app needs (sibsim[app])
 #   make system-deps  apt-get install what the tests need (chromium, postgresql, poppler), only if missing
 #   make test         venv + system-deps, then the whole pytest suite
-<<<<<<< HEAD
 #   make app          install what the app needs, serve the Streamlit app (app.py) and print its URL
 #                     (APP_ADDR=0.0.0.0 to listen on every interface, APP_PORT=8502 for another port)
-#   make bench        run benchmarks/run_all.py
-#   make mutation     build deliberate bugs into the C participant pass; each must fail a test
-=======
-#   make app          run the Streamlit app (app.py) headless and print its URL
 #   make bench        run benchmarks/run_all.py (same-run ratios; BENCH_ARGS="--quick --only delivery,sweep")
->>>>>>> i15
+#   make mutation     build deliberate bugs into the C participant pass; each must fail a test
 #   make clean        remove caches and build leftovers (keeps .venv; see distclean)
 #
 # CI runs `bash .ci/run` (which runs `make test`) in a fresh clone on a fresh
