@@ -141,6 +141,7 @@ def log_likelihood(sc, params: dict[str, np.ndarray], obs, n: int) -> np.ndarray
         k, s = obs.engaged[both], obs.starts[both]
         with np.errstate(divide="ignore", invalid="ignore"):
             ll += (special.xlogy(k[None, :], e[:, None]) + special.xlog1py(s - k, -e[:, None])).sum(axis=1)
+        ll += float(np.sum(special.gammaln(s + 1) - special.gammaln(k + 1) - special.gammaln(s - k + 1)))
     st = sc.participants.starts
     if st is not None and st.kind == "poisson":
         lam = expected_starts(sc, params, n, U)[:, obs.periods]

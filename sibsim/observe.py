@@ -315,15 +315,44 @@ def synthesize(scenario, *, truth: dict[str, float] | None = None, until: int, s
         cohort = simulate_cohort(counting, params, d)
     U = int(until)
     counts = cohort.count_tr[0, :, :U].T
-    inv = res["paths"]["investor"][0, :U] if "investor" in res["paths"] else np.zeros(U)
+    one = {k: v[:1] for k, v in params.items()}
+    capital = capital_drawn(sc, one, res["paths"]["delivery_cost"][:1])[0, :U]
     obs = Observations(
         outcomes=tuple(o.name for o in sc.outcomes), periods=np.arange(U), starts=cohort.starts[0, :U],
         engaged=cohort.engaged_starts[0, :U], counts=counts, payments=res["paths"]["outcome_payments"][0, :U],
-        capital_drawn=np.maximum(-inv, 0.0) if sc.finance.model == "sib" else np.full(U, np.nan), until=U,
+        capital_drawn=capital, until=U,
         meta={"source": f"synthetic: sibsim observe, seed {seed}"})
     truth_all = {k: float(v[0]) for k, v in res["params"].items()}
     final = {k: float(v[0]) for k, v in res["metrics"].items()}
     return Synthetic(obs, truth_all, final)
+
+
+def capital_drawn(sc, params, costs: np.ndarray) -> np.ndarray:
+    """(n, T) investors' capital drawn per period under the scenario's SIB (NaN where the model does not
+    say: no SIB, or payments recycled into costs). As needed: delivery cost plus management fee until the
+    commitment is drawn; up front: the commitment in period 0; on a schedule: the schedule."""
+    from .cohorts import value
+
+    n, T = costs.shape
+    s = sc.finance.sib
+    if sc.finance.model != "sib" or s is None or s.recycle_until_period is not None:
+        return np.full((n, T), np.nan)
+    if s.tranches:
+        room = sum(np.broadcast_to(np.asarray(value(t.principal, params), float), (n,)) for t in s.tranches)
+    else:
+        room = np.broadcast_to(np.asarray(np.inf if s.capital_commitment is None else
+                                          value(s.capital_commitment, params), float), (n,))
+    if s.drawdown == "upfront":
+        need = np.zeros((n, T))
+        need[:, 0] = room
+    elif s.drawdown == "schedule":
+        need = np.zeros((n, T))
+        sched = np.asarray(s.drawdown_schedule or (), float)[:T]
+        need[:, : len(sched)] = sched[None, :]
+    else:
+        fee = np.broadcast_to(np.asarray(value(s.management_fee_per_period, params), float), (n,))
+        need = costs + fee[:, None]
+    return np.diff(np.minimum(np.cumsum(need, axis=1), room[:, None]), axis=1, prepend=0.0)
 
 
 def counting_scenario(sc, *, lag: int | None = None):

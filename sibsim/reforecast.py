@@ -118,15 +118,26 @@ def _splice_people(sc, cohort, obs: Observations | None):
 
 
 def _fixed_costs(sc, params, costs, obs: Observations | None) -> np.ndarray:
-    """Observed capital drawn fixes a period's cost plus management fee (a SIB drawing as needed)."""
+    """Observed capital drawn fixes a period's delivery cost (a SIB drawing as needed, payments not recycled:
+    capital drawn = cost + management fee while the commitment lasts)."""
     s = sc.finance.sib
     if obs is None or sc.finance.model != "sib" or s is None or s.drawdown != "as_needed" or s.recycle_until_period \
             is not None or np.isnan(obs.capital_drawn).all():
         return costs
-    fee = np.broadcast_to(np.asarray(value(s.management_fee_per_period, params), float), (costs.shape[0],))
+    n = costs.shape[0]
+    fee = np.broadcast_to(np.asarray(value(s.management_fee_per_period, params), float), (n,))
+    room = np.inf if s.capital_commitment is None and not s.tranches else (
+        sum(np.broadcast_to(np.asarray(value(t.principal, params), float), (n,)) for t in s.tranches)
+        if s.tranches else np.broadcast_to(np.asarray(value(s.capital_commitment, params), float), (n,)))
     out = costs.copy()
-    has = ~np.isnan(obs.capital_drawn)
-    out[:, obs.periods[has]] = np.maximum(obs.capital_drawn[has][None, :] - fee[:, None], 0.0)
+    drawn = np.zeros(n)
+    for i, t in enumerate(obs.periods):
+        c = obs.capital_drawn[i]
+        if np.isnan(c):
+            continue
+        drawn = drawn + c
+        below = drawn < room - 1e-6  # once the commitment is drawn, drawdowns no longer show the cost
+        out[:, t] = np.where(below, np.maximum(c - fee, 0.0), costs[:, t])
     return out
 
 

@@ -13,7 +13,8 @@ import sys
 
 from ..errors import SibsimError
 
-COMMANDS = ["run", "sweep", "evidence"]  # modules in sibsim.cli, in help order
+COMMANDS = ["run", "sweep", "evidence"]
+COMMANDS += ["monitor"]  # observe, reforecast (issue 11); the module imports its machinery inside each command  # modules in sibsim.cli, in help order
 
 
 class ArgumentParser(argparse.ArgumentParser):
