@@ -29,6 +29,7 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/evidence.py", title="Evidence base", icon=":material/inventory_2:"),
 ]
+pages.append(st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitoring:"))  # issue 11
 page = st.navigation(pages)
 
 with st.sidebar:
