@@ -21,7 +21,7 @@ ss = st.session_state
 @st.cache_resource(max_entries=8, show_spinner=False)
 def reforecast_cached(canonical_json: str, obs_csv: str, trials: int, seed: int):
     """``sibsim.reforecast`` of the scenario and observations given as text (cached per process)."""
-    from sibsim.reforecast import reforecast
+    from sibsim.reforecasting import reforecast
 
     sc = spec.validate(json.loads(canonical_json))
     return reforecast(sc, read_observations(obs_csv, sc), trials=int(trials), seed=int(seed))

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 from .errors import ScenarioError, SibsimError, UsageError
 from .spec import Scenario, load, loads
 
-__all__ = ["Run", "Scenario", "ScenarioError", "SibsimError", "UsageError", "__version__", "load", "loads", "simulate"]
+__all__ = ["Run", "Scenario", "ScenarioError", "SibsimError", "UsageError", "__version__", "load", "loads", "reforecast", "simulate"]
 
 
 def __getattr__(name):
@@ -26,4 +26,8 @@ def __getattr__(name):
         from . import engine, run
 
         return {"simulate": engine.simulate, "Run": run.Run}[name]
+    if name == "reforecast":  # issue 11: re-forecast a running contract (sibsim.reforecasting)
+        from .reforecasting import reforecast
+
+        return reforecast
     raise AttributeError(name)

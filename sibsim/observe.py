@@ -20,7 +20,7 @@ A contract's observed results are one CSV file, one row per period observed
 * ``capital_drawn`` (optional): investors' capital drawn in the period.
 
 The observations end at ``until`` (the last period given + 1): the re-forecast
-(:mod:`sibsim.reforecast`) treats periods ``0 .. until - 1`` as the past.
+(:mod:`sibsim.reforecasting`) treats periods ``0 .. until - 1`` as the past.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import sibsim
 from sibsim.cli import main
 from sibsim.observe import synthesize
 from sibsim.posterior import ess, posterior, psis, weighted_stats
-from sibsim.reforecast import reforecast
+from sibsim.reforecasting import reforecast
 from sibsim.spec import validate
 
 from helpers import ROOT, benchmark_dict

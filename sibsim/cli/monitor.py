@@ -81,7 +81,7 @@ def changes_table(rf) -> str:
 
 def cmd_reforecast(args) -> int:
     import sibsim
-    from ..reforecast import reforecast
+    from ..reforecasting import reforecast
     from .run import summary_table
 
     if args.trials < 1:

@@ -1,4 +1,4 @@
-"""Figures of a re-forecast (:class:`sibsim.reforecast.Reforecast`): prior against posterior, the forecast fan
+"""Figures of a re-forecast (:class:`sibsim.reforecasting.Reforecast`): prior against posterior, the forecast fan
 from today with the observed path drawn in, and quarter-by-quarter intervals.
 
 Every function returns a new :class:`matplotlib.figure.Figure` made without pyplot (see :mod:`.runs`).
