@@ -135,6 +135,7 @@ def test_same_seed_same_numbers(sc):
     np.testing.assert_array_equal(a.run.metrics["outcome_payments"], b.run.metrics["outcome_payments"])
 
 
+@pytest.mark.slow
 def test_calibration(sc):
     """Simulation-based calibration (Talts et al. 2018, in its coverage form): truths drawn from the prior,
     observed to period t, re-forecast. The 90% interval of final outcome payments covers the truth about
@@ -191,3 +192,25 @@ def test_cli_reforecast_json_and_save(tmp_path, capsys, sc):
         assert sets[0]["hash"] == d["observations"]["hash"]
         runs = store.list_runs(tag="reforecast")
         assert len(runs) == 1 and "observation set" in runs[0]["note"]
+
+
+def test_public_api_and_caps_consumed_by_the_past(sc):
+    """``sibsim.reforecast`` is the front door; payments already made count against the contract cap."""
+    text = "period,starts,engaged,payments\n" + "".join(f"{t},100,80,{v}\n" for t, v in
+                                                        enumerate([0, 500_000, 700_000, 790_000]))
+    r = sibsim.reforecast(sc, text, trials=300, seed=2, draws=400)
+    assert r.observed_until == 4
+    left = 2_000_000 - 1_990_000
+    assert r.run.metrics["remaining_outcome_payments"].max() <= left + 1e-6
+    assert r.run.metrics["outcome_payments"].max() <= 2_000_000 + 1e-6
+    assert r.run.metrics["remaining_outcome_payments"].mean() > 0.5 * left  # the cap is reached in most trials
+
+
+def test_observations_of_another_scenario_are_refused(sc):
+    d = benchmark_dict()
+    d["outcomes"] = d["outcomes"][:1]
+    d["rate_card"]["prices"] = {"job_entry": 3500}
+    other = validate(d)
+    obs = synthesize(other, until=3, seed=1).observations
+    with pytest.raises(sibsim.UsageError, match="observations are of outcomes job_entry"):
+        reforecast(sc, obs, trials=10, seed=1)
