@@ -214,3 +214,17 @@ def test_observations_of_another_scenario_are_refused(sc):
     obs = synthesize(other, until=3, seed=1).observations
     with pytest.raises(sibsim.UsageError, match="observations are of outcomes job_entry"):
         reforecast(sc, obs, trials=10, seed=1)
+
+
+def test_monitor_figures(rf):
+    from sibsim.plots import monitor as mplots
+
+    fig = mplots.prior_posterior(rf, truth={"job_entry_uplift": 0.2})
+    assert len(fig.axes) == len(rf.posterior.space.names) == 8
+    fan = mplots.forecast_fan(rf)
+    ax = fan.axes[0]
+    observed = [ln for ln in ax.lines if ln.get_label() == "observed"]
+    assert len(observed) == 1
+    np.testing.assert_allclose(observed[0].get_ydata(), np.cumsum(rf.observations.payments))
+    rows = [{"until": 0, "p5": 1.0, "p50": 2.0, "p95": 3.0}, {"until": 4, "p5": 1.5, "p50": 2.0, "p95": 2.5}]
+    assert mplots.interval_by_period(rows, truth=2.2).axes[0].get_xlabel() == "periods observed"
