@@ -81,7 +81,9 @@ def _splice_payments(sc, params, cohort, obs: Observations | None, measured: np.
                 if int(t) + lag < T:  # this period's simulated achievers are replaced by the observed ones
                     amt[:, k, pp] += (y - sim) * u_k
                     cnt[:, k, pp] = y
-                achieved[:, k] += y - sim
+                    achieved[:, k] += y - sim
+                # (achieved in the last ``lag`` periods: paid after the horizon, so never paid; the trial's
+                # own count of them is lumped with later ones and stays)
         amt = np.maximum(amt, 0.0)
         achieved = np.maximum(achieved, 0.0)
         has = ~np.isnan(obs.payments)

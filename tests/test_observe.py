@@ -96,7 +96,7 @@ def test_expected_counts_match_simulated_means(sc):
     truth = {"engagement": 0.8, "job_entry_p0": 0.2, "job_entry_uplift": 0.15, "job_sustained_q0": 0.5,
              "job_sustained_uplift": 0.1, "qualification_p0": 0.3, "qualification_uplift": 0.05}
     fixed = sc.with_params(**truth)
-    R, U = 60, 12
+    R, U = 40, 12
     counts = np.stack([synthesize(fixed, until=U, seed=100 + r).observations.counts for r in range(R)])
     obs = synthesize(fixed, until=U, seed=100).observations
     params = {k: np.array([v]) for k, v in truth.items()} | {"cost_multiplier": np.array([1.0])}
