@@ -132,11 +132,13 @@ own = rf.run.finance_models[0]
 ch = rf.changes()[own]
 st.subheader("What the observations changed")
 cols = st.columns(4)
-shown = [k for k in ch if k.startswith("P(")][:3] + ["E[remaining_public_cost]"]
+probs = [k for k in ch if k.startswith("P(")]
+triggers = [k for k in probs if k.endswith("_triggered)")] or [k for k in probs if "cap_reached" in k]
+shown = ([k for k in probs if k == "P(investor_loss)"] + triggers)[:3] + ["E[remaining_public_cost]"]
 for col, k in zip(cols, shown):
     v = ch[k]
     if k.startswith("P("):
-        col.metric(k.replace("_", " "), f"{v['after']:.1%}", delta=f"{v['after'] - v['before']:+.1%} (was "
+        col.metric(k.replace("measurement.", "").replace("_", " "), f"{v['after']:.1%}", delta=f"{v['after'] - v['before']:+.1%} (was "
                    f"{v['before']:.1%})", delta_color="off", border=True)
     else:
         col.metric("Expected remaining public cost", money(v["after"], currency_symbol(rf.run)),

@@ -64,6 +64,17 @@ def test_monitor_save_and_reuse_an_observation_set(app):
     assert any(m.label == "Expected remaining public cost" for m in at.metric)
 
 
+def test_monitor_measured_contract_shows_its_triggers(app):
+    app.selectbox(key="src_file").select("peterborough").run()
+    at = go(ok(app), "monitor")
+    at.number_input(key="mon_until").set_value(6)
+    at = ok(at.button(key="mon_generate").click().run())
+    at = _reforecast(at, trials=200)
+    labels = [m.label for m in at.metric]
+    assert labels[0] == "P(investor loss)" and labels[-1] == "Expected remaining public cost"
+    assert any("triggered" in lb for lb in labels), labels
+
+
 @pytest.mark.browser
 def test_browser_upload_observations_and_reforecast(server, page, tmp_path):  # noqa: F811
     import sibsim
