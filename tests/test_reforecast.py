@@ -228,3 +228,19 @@ def test_monitor_figures(rf):
     np.testing.assert_allclose(observed[0].get_ydata(), np.cumsum(rf.observations.payments))
     rows = [{"until": 0, "p5": 1.0, "p50": 2.0, "p95": 3.0}, {"until": 4, "p5": 1.5, "p50": 2.0, "p95": 2.5}]
     assert mplots.interval_by_period(rows, truth=2.2).axes[0].get_xlabel() == "periods observed"
+
+
+def test_volume_cap_consumed_by_observed_outcomes():
+    """Observed outcomes count against a volume cap: once the past has used it up, the future pays nothing."""
+    d = benchmark_dict()
+    d["rate_card"]["prices"] = {"job_entry": 3500, "job_sustained": 0, "qualification": 0}
+    d["rate_card"]["cap_per_outcome"] = {"job_entry": 200}
+    capped = validate(d)
+    obs = synthesize(capped, truth={"job_entry_uplift": 0.2}, until=10, seed=5).observations
+    assert np.nansum(obs.counts[:9, 0]) >= 200  # achieved by period 8, so paid by period 9
+    r = reforecast(capped, obs, trials=200, seed=1, draws=300)
+    np.testing.assert_allclose(r.run.metrics["remaining_outcome_payments"], 0.0, atol=1e-6)
+    np.testing.assert_allclose(r.run.metrics["outcome_payments"], 200 * 3500)
+    del d["rate_card"]["cap_per_outcome"]
+    free = reforecast(validate(d), obs, trials=200, seed=1, draws=300)
+    assert free.run.metrics["remaining_outcome_payments"].min() > 0
