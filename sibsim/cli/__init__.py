@@ -3,6 +3,13 @@
 Each command group lives in its own module with a ``register(subparsers)``
 function; bad input exits with status 2 and a one-line message, never a
 traceback.
+
+Adding a command group: write ``sibsim/cli/<name>.py`` with ``register(sub)``
+(adding its parsers, each with ``set_defaults(func=...)``) and append
+``"<name>"`` to :data:`COMMANDS`. Every listed module is imported to build the
+parser, so ``sibsim --help`` pays for its top-level imports: import numpy,
+pandas, pydantic, scipy and sibsim's engine or scenario model inside the
+command functions, never at module level (tests/test_startup.py checks).
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ import sys
 
 from ..errors import SibsimError
 
-COMMANDS = ["run", "sweep", "evidence"]
-COMMANDS += ["monitor"]  # observe, reforecast (issue 11); the module imports its machinery inside each command  # modules in sibsim.cli, in help order
+COMMANDS = ["run", "sweep", "evidence", "report", "readiness", "portfolio", "voi"]  # modules in sibsim.cli, in help order
+COMMANDS += ["monitor"]  # observe, reforecast (issue 11)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -85,10 +85,9 @@ def cmd_run(args) -> int:
             raise UsageError(f"--{name} must be at least 1; got {v}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    for opt in ("json", "csv"):
-        out = getattr(args, opt)
-        if out and not Path(out).resolve().parent.is_dir():
-            raise UsageError(f"--{opt} {out}: directory {Path(out).resolve().parent} does not exist")
+    from .report import check_outputs, write_reports
+
+    check_outputs(args)
     sc = load_scenario(args)
     if getattr(args, "save", False):
         from .evidence import check_store
@@ -105,6 +104,7 @@ def cmd_run(args) -> int:
         _write_atomic(args.json, run.to_json() + "\n")
     if args.csv:
         _write_atomic(args.csv, run.to_frame().to_csv(index=True))
+    write_reports(run, args)
     if getattr(args, "save", False):
         from .evidence import save_run
 
@@ -143,6 +143,9 @@ def register(sub) -> None:
     add_scenario_args(p)
     p.add_argument("--json", metavar="OUT", help="write the run's JSON (summaries, probabilities, provenance)")
     p.add_argument("--csv", metavar="OUT", help="write per-trial metrics as CSV")
+    from .report import add_report_args
+
+    add_report_args(p)
     p.add_argument("--finance", metavar="MODELS",
                    help="comma-separated finance models to run on the same draws besides the scenario's own, "
                         "e.g. sib,pbr,fee,hybrid; their metrics are prefixed (pbr.provider_min_cash)")
