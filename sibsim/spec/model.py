@@ -141,7 +141,7 @@ class Lag(_M):
         return max(self.values)
 
 
-BASELINE = Use("a counterfactual level", None, None)  # checked once refined by kind: a probability, or mean events per participant
+BASELINE = Use("a counterfactual level")  # checked as refined by kind: a probability, or mean events per participant
 
 
 class Outcome(_M):

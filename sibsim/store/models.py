@@ -190,3 +190,6 @@ REFERENCE_TABLES: dict[str, Table] = {
                 *[Column(col, _SQL_TYPES[kind](), index=(col == "project_id")) for col, kind in cols.items()])
     for name, cols in indigo.COLUMNS.items()
 }
+
+
+from . import observations as _observations  # noqa: E402,F401  (observation sets: their table is part of the schema)
