@@ -18,7 +18,8 @@ Per finance model, per trial:
   ``value_per_outcome``, discounted as if they accrued with the timing of the
   trial's outcome payments less the payment lag (an approximation: the engine
   reports outcomes as totals);
-- ``public_cost`` (nominal) and ``public_cost_pv`` (discounted, with optimism bias);
+- ``public_cost_pv`` (discounted, with optimism bias; the nominal ``public_cost``
+  is reported for every model by :func:`sibsim.finance.cash_metrics`);
 - ``commissioner_npv`` = value - public cost, present values;
 - ``cost_per_additional_outcome_pv`` = public_cost_pv / additional outcomes counted.
 
@@ -108,7 +109,6 @@ def vfm_metrics(sc, params, cf: CashFlows, *, model: str, counted: np.ndarray, v
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {
             "additional_outcomes_counted": outcomes,
-            "public_cost": public.sum(axis=1),
             "public_cost_pv": cost_pv,
             "cost_per_additional_outcome_pv": np.where(outcomes > 0, cost_pv / outcomes, np.nan),
         }
