@@ -117,7 +117,7 @@ with left:
             note = st.text_area("Note", key="save_note", height=80)
             if st.form_submit_button("Save to evidence base"):
                 try:
-                    rid = store.save_run(run.to_dict(), dict(run.metrics),
+                    rid = store.save_run(run.to_dict(), run.per_trial(),
                                          tags=[t.strip() for t in tags.split(",") if t.strip()], note=note)
                     st.success(f"Saved as run #{rid}.")
                 except SibsimError as e:

@@ -290,6 +290,12 @@ def label(name: str) -> str:
     return o.label.format(**{k: v.replace("_", " ") for k, v in values.items()})
 
 
+def probability_label(name: str) -> str:
+    """``P(investor loss)`` for an indicator (labels that already read as a probability are kept)."""
+    text = label(name)
+    return text if text.startswith("P(") else f"P({text[0].lower()}{text[1:]})"
+
+
 def unit(name: str) -> str | None:
     found = match(name)
     return found[0].unit if found else None
@@ -372,8 +378,10 @@ def fmt(x, unit_: str | None, *, symbol: str = "", digits: int = 1) -> str:
         text = (f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}") if symbol else text
     elif unit_ == "multiple":
         text = f"{x:,.2f}x"
-    elif abs(x) >= 100 or float(x).is_integer():
+    elif abs(x) >= 100:
         text = f"{x:,.0f}"
+    elif unit_ == "count":
+        text = f"{x:,.1f}"
     else:
         text = f"{x:,.{max(digits, 2)}f}"
     return _no_minus_zero(text)

@@ -87,7 +87,7 @@ def test_labels_units_and_parties_come_from_the_declaration():
 @pytest.mark.parametrize("x, unit, text", [
     (1234567.4, "currency", "1,234,567"), (-0.3, "currency", "0"), (-1e-12, "share", "0.0%"),
     (0.1234, "probability", "12.3%"), (0.05, "rate_per_year", "5.0%"), (1.234, "multiple", "1.23x"),
-    (float("nan"), "currency", "undefined"), (1e-7, None, "0.00"), (123456.0, "count", "123,456"),
+    (float("nan"), "currency", "undefined"), (1e-7, None, "0.00"), (123456.0, "count", "123,456"), (11.0, "count", "11.0"),
     (2.5, "periods", "2.50"), (-2500.0, "currency", "-2,500"),
 ])
 def test_numbers_for_people(x, unit, text):
