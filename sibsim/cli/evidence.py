@@ -82,15 +82,6 @@ def _print_json(obj) -> None:
     print(json.dumps(_json_safe(obj), indent=2))
 
 
-def _same(a, b) -> bool:
-    """Exact equality of nested records, NaN equal to NaN."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
-
-
 def _check_out(opt: str, out: str) -> Path:
     p = Path(out)
     if not p.resolve().parent.is_dir():
@@ -197,25 +188,6 @@ def rerun(rec: dict, *, progress: bool = False):
     return sibsim.simulate(sc, trials=int(rec["trials"]), seed=int(rec["seed"]), finance=finance, progress=progress)
 
 
-def stored_differences(rec: dict, new: dict) -> list[str]:
-    """Every stored output (shared, each model's, each probability) that the regenerated record does not
-    reproduce exactly, or that one of them lacks; models run by one and not the other count too."""
-    differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
-              if not _same(rec["metrics"].get(m), new["metrics"].get(m))]
-    differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
-               if not _same(rec["probabilities"].get(k), new["probabilities"].get(k))]
-    old_models, new_models = rec.get("models") or {}, new.get("models") or {}
-    for model in old_models.keys() | new_models.keys():
-        a, b = old_models.get(model), new_models.get(model)
-        if a is None or b is None:
-            differ.append(f"model {model}")
-            continue
-        for group in ("metrics", "probabilities"):
-            differ += [f"{model}:{k}" for k in a[group].keys() | b[group].keys()
-                       if not _same(a[group].get(k), b[group].get(k))]
-    return differ
-
-
 def cmd_rerun(args) -> int:
     outs = {opt: _check_out(f"--{opt}", getattr(args, opt)) for opt in ("json", "csv") if getattr(args, opt)}
     with _store(args) as store:
@@ -226,7 +198,9 @@ def cmd_rerun(args) -> int:
         _write_atomic(outs["json"], lambda p: p.write_text(run.to_json() + "\n"))
     if "csv" in outs:
         _write_atomic(outs["csv"], lambda p: run.to_frame().to_csv(p, index=True))
-    differ = stored_differences(rec, new)
+    from ..store.runs import differences
+
+    differ = differences(rec, new)
     if not args.quiet:
         print(f"{rec['name']}: rerun of run {rec['id']}, {run.trials:,} trials, seed {run.seed}, "
               f"{run.engine_seconds:.2f} s")

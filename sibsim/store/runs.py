@@ -18,6 +18,7 @@ or not at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -272,3 +273,34 @@ def count_rows(engine: Engine) -> dict[str, int]:
     """Rows in each run table (for checks that nothing was left behind)."""
     return in_transaction(engine, lambda s: {m.__tablename__: s.scalar(select(func.count()).select_from(m))
                                              for m in (Run, RunTag, RunPerTrial)}, write=False)
+
+
+def _same(a, b) -> bool:
+    """Exact equality of nested records, NaN equal to NaN (and to None, as JSON writes it)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    nan_a = a is None or (isinstance(a, float) and math.isnan(a))
+    nan_b = b is None or (isinstance(b, float) and math.isnan(b))
+    if nan_a or nan_b:
+        return nan_a and nan_b
+    return a == b
+
+
+def differences(rec: dict, new: dict) -> list[str]:
+    """Every stored output (shared, each model's, each probability) that ``new`` (a regenerated record) does
+    not reproduce exactly, or that one of them lacks; a model run by one and not the other counts too.
+    Names: ``commissioner_cost``, ``P(insolvency)``, ``pbr:provider_min_cash``, ``model fee``."""
+    differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
+              if not _same(rec["metrics"].get(m, "absent"), new["metrics"].get(m, "absent"))]
+    differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
+               if not _same(rec["probabilities"].get(k, "absent"), new["probabilities"].get(k, "absent"))]
+    old_models, new_models = rec.get("models") or {}, new.get("models") or {}
+    for model in old_models.keys() | new_models.keys():
+        a, b = old_models.get(model), new_models.get(model)
+        if a is None or b is None:
+            differ.append(f"model {model}")
+            continue
+        for group in ("metrics", "probabilities"):
+            differ += [outputs.column(model, k) for k in a[group].keys() | b[group].keys()
+                       if not _same(a[group].get(k, "absent"), b[group].get(k, "absent"))]
+    return sorted(differ)
