@@ -255,24 +255,22 @@ def figure_png(key: tuple, _make) -> bytes:
     return plots.to_png(_make())
 
 
-DELIVERY_FIGURES = {  # metric -> (label, format, help)
-    "delivery.mean_wait_periods": ("Mean wait", "{:.2f} periods", "Mean time on the waiting list of those who started"),
-    "delivery.dropouts_waiting": ("Drop-outs while waiting", "{:,.0f}", "People who gave up before a caseworker was free"),
-    "delivery.caseworker_utilisation": ("Caseworker utilisation", "{:.0%}", "Time-average busy slots / slots in post"),
-    "delivery.mean_queue_length": ("Mean waiting list", "{:.1f}", "Time-average number waiting"),
-    "delivery.starts_short_of_plan": ("Starts short of plan", "{:,.0f}",
-                                      "Expected referrals (capped at the contract maximum) less actual starts"),
-}
+DELIVERY_FIGURES = ("delivery.mean_wait_periods", "delivery.dropouts_waiting", "delivery.caseworker_utilisation",
+                    "delivery.mean_queue_length", "delivery.starts_short_of_plan")  # which; labels: sibsim.outputs
 
 
 def delivery_figures(run) -> dict[str, tuple[str, str]]:
     """label -> (value, help) for a run with a delivery section (means over trials); empty otherwise."""
     out = {}
-    for metric, (label, fmt, help_) in DELIVERY_FIGURES.items():
+    for metric in DELIVERY_FIGURES:
         if metric in run.metrics:
             m = summarise(run.metrics[metric])
-            out[label] = (fmt.format(m["mean"]), f"{help_}; mean over trials, P5 {fmt.format(m['p5'])}, "
-                                                 f"P95 {fmt.format(m['p95'])}")
+            o = outputs.declaration(metric)
+
+            def f(x):
+                return outputs.fmt(x, o.unit) + (" periods" if o.unit == "periods" else "")
+
+            out[o.label] = (f(m["mean"]), f"{o.help or o.label}; mean over trials, P5 {f(m['p5'])}, P95 {f(m['p95'])}")
     return out
 
 
@@ -349,7 +347,7 @@ def probability_table(run):
     """run.probabilities() for people: one row per indicator, by party (acceptability-curve points left out)."""
     import pandas as pd
 
-    probs = {k: v for k, v in run.probabilities().items() if "@" not in k}
+    probs = {k: v for k, v in run.probabilities().items() if outputs.curve_point(k) is None}
     rows = [{"party": outputs.PARTIES[party], "event": outputs.probability_label(k),
              "probability": outputs.fmt(probs[k]["p"], "probability"),
              "± s.e.": outputs.fmt(probs[k]["se"], "probability"), "name": k}

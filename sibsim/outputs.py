@@ -112,13 +112,17 @@ DECLARED: tuple[Output, ...] = (
     # delivery model (sibsim.delivery)
     _s("delivery.referrals", "Referrals", "count", "delivery"),
     _s("delivery.turned_away", "Referrals turned away", "count", "delivery"),
-    _s("delivery.dropouts_waiting", "Drop-outs while waiting", "count", "delivery"),
+    _s("delivery.dropouts_waiting", "Drop-outs while waiting", "count", "delivery",
+       "people who gave up before a caseworker was free"),
     _s("delivery.waiting_at_end", "Waiting at the horizon", "count", "delivery"),
-    _s("delivery.mean_wait_periods", "Mean wait of starters", "periods", "delivery"),
+    _s("delivery.mean_wait_periods", "Mean wait", "periods", "delivery",
+       "mean time on the waiting list of those who started"),
     _s("delivery.mean_time_on_list_periods", "Mean time on the waiting list", "periods", "delivery"),
-    _s("delivery.mean_queue_length", "Mean waiting list", "count", "delivery"),
-    _s("delivery.caseworker_utilisation", "Caseworker utilisation", "share", "delivery"),
-    _s("delivery.starts_short_of_plan", "Starts short of plan", "count", "delivery"),
+    _s("delivery.mean_queue_length", "Mean waiting list", "count", "delivery", "time-average number waiting"),
+    _s("delivery.caseworker_utilisation", "Caseworker utilisation", "share", "delivery",
+       "time-average busy slots / slots in post"),
+    _s("delivery.starts_short_of_plan", "Starts short of plan", "count", "delivery",
+       "expected referrals (capped at the contract maximum) less actual starts"),
     _s("delivery.events", "Discrete events simulated", "count", "delivery"),
     _s("delivery.fast_path", "Trial on the no-queue fast path", "share", "delivery"),
     # value-for-money comparisons between models (sibsim.finance.appraisal): shared, they span models
@@ -294,6 +298,13 @@ def probability_label(name: str) -> str:
     """``P(investor loss)`` for an indicator (labels that already read as a probability are kept)."""
     text = label(name)
     return text if text.startswith("P(") else f"P({text[0].lower()}{text[1:]})"
+
+
+def curve_point(name: str) -> float | None:
+    """The willingness to pay of an acceptability-curve indicator (``vfm.sib_better_than_fee@5000`` -> 5000.0),
+    None for any other output."""
+    found = match(name)
+    return float(found[1]["wtp"]) if found is not None and "wtp" in found[1] else None
 
 
 def unit(name: str) -> str | None:

@@ -188,3 +188,22 @@ def test_runs_saved_in_format_1_still_open(tmp_path, capsys):
     assert "no investor" in out and "Commissioner cost, mean" in out
     code, out, err = cli(capsys, "evidence", "rerun", "1", "--db", db, "-q")
     assert code == 0, err  # every stored number of both models regenerated exactly
+
+
+def test_only_what_was_asked_is_computed(monkeypatch):
+    from sibsim import finance as fin
+
+    calls = []
+    real = dict(fin.MODELS)
+    monkeypatch.setitem(fin.MODELS, "fee", lambda *a: calls.append("fee") or real["fee"](*a))
+    plain = sibsim.simulate(BENCH, trials=300, seed=2)  # no appraisal, no --finance: no fee, no value for money
+    assert calls == [] and plain.finance_models == ("sib",)
+    assert not any(outputs.curve_point(k) is not None for k in plain.indicators)
+    assert "public_cost_pv" not in plain.metrics and "public_cost" in plain.metrics
+    both = sibsim.simulate(BENCH, trials=300, seed=2, finance=("fee",))
+    assert calls  # asked for: computed
+    for k, v in plain.metrics.items():  # per-trial numbers do not depend on what else was computed
+        np.testing.assert_array_equal(v, both.metrics[k], err_msg=k)
+    calls.clear()
+    lcf = sibsim.simulate(LCF, trials=300, seed=2)  # an appraisal compares with fee for service, not reported
+    assert calls and lcf.finance_models == ("sib",) and "vfm.sib_better_than_fee@5000" in lcf.indicators

@@ -289,7 +289,7 @@ def cmd_compare(args) -> int:
     metrics = {m: _difference(ma.get(m), mb.get(m), "mean", "mcse", per_trial(ta, m), per_trial(tb, m))
                for m in names}
     probs = {k: _difference(pa.get(k), pb.get(k), "p", "se", per_trial(ta, k), per_trial(tb, k))
-             for k in dict.fromkeys([*pa, *pb]) if args.all or "@" not in k}
+             for k in dict.fromkeys([*pa, *pb]) if args.all or outputs.curve_point(k) is None}
     inputs = input_differences(a, b)
     if args.json:
         _print_json({"a": _listing(a), "b": _listing(b), "paired": paired,

@@ -71,7 +71,7 @@ def summary_text(metrics: dict, probabilities: dict, *, names: list[str] | None 
                                                     for k in ("mean", "mcse", "p5", "p50", "p95")),
                          f"{x['nan']:,}", m))
     lines = [format_table(rows, right={1, 2, 3, 4, 5, 6}), ""]
-    curve = [k for k in probabilities if "@" in k]
+    curve = [k for k in probabilities if outputs.curve_point(k) is not None]
     for k, v in sorted(((k, v) for k, v in probabilities.items() if k not in curve),
                        key=lambda kv: (list(outputs.PARTIES).index(outputs.party(kv[0])), kv[0])):
         lines.append(f"{outputs.probability_label(k)} = {outputs.fmt(v['p'], 'probability')} "

@@ -141,11 +141,14 @@ def acceptability(run):
     """
     import pandas as pd
 
+    from ..outputs import match
+
     rows: dict[float, dict[str, float]] = {}
     for name, p in run.probabilities().items():
-        if not name.startswith("vfm.") or "@" not in name:
+        found = match(name)
+        if found is None or "wtp" not in found[1]:  # vfm.<comparison>@<wtp>, as declared
             continue
-        comp, _, w = name[4:].partition("@")
-        row = rows.setdefault(float(w), {"wtp": float(w)})
+        comp, w = name.split(".", 1)[1].rsplit("@", 1)[0], float(found[1]["wtp"])
+        row = rows.setdefault(w, {"wtp": w})
         row[comp], row[f"{comp}_se"] = p["p"], p["se"]
     return pd.DataFrame(sorted(rows.values(), key=lambda r: r["wtp"]))

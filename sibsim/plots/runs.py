@@ -321,17 +321,15 @@ def acceptability_curves(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """
     points: dict[str, dict[float, float]] = {}
     for name, ind in run.indicators.items():
-        if name.startswith("vfm.") and "@" in name:
-            comparison, _, w = name[4:].partition("@")
-            try:
-                points.setdefault(comparison, {})[float(w)] = float(np.mean(ind))
-            except ValueError:
-                continue
+        found = outputs.match(name)
+        if found is not None and "wtp" in found[1]:  # vfm.<comparison>@<wtp>, as declared
+            comparison = name.split(".", 1)[1].rsplit("@", 1)[0]
+            points.setdefault(comparison, {})[float(found[1]["wtp"])] = float(np.mean(ind))
     return {c: (np.array(sorted(p)), np.array([p[w] for w in sorted(p)])) for c, p in points.items()}
 
 
 def has_acceptability_data(run) -> bool:
-    return any(k.startswith("vfm.") and "@" in k for k in run.indicators)
+    return bool(acceptability_curves(run))
 
 
 def acceptability(runs, *, figsize=None) -> Figure:
