@@ -63,10 +63,11 @@ class Output:
     kind: str = "metric"  # or "indicator"
     models: tuple[str, ...] = FINANCE_MODELS  # model scope only: the models that have it
     help: str = ""
+    when: str = ""  # a condition on the scenario (see WHEN); empty: always
 
     def __post_init__(self):
         assert self.unit in UNITS and self.party in PARTIES and self.scope in ("shared", "model"), self
-        assert self.kind in ("metric", "indicator"), self
+        assert self.kind in ("metric", "indicator") and (not self.when or self.when in WHEN), self
 
 
 def _m(name, label, unit, party, help="", **kw):
@@ -77,7 +78,23 @@ def _s(name, label, unit, party, help="", **kw):
     return Output(name, label, unit, "shared", party, help=help, **kw)
 
 
-P, INV, TR = "probability", dict(models=HAS_INVESTORS), "<tranche>"
+def _target(sc) -> bool:
+    m = sc.measurement
+    by_name = {o.name: o for o in m.outcomes}
+    return all(by_name[p.outcome].target_effect is not None for p in m.points)
+
+
+WHEN = {  # condition name -> predicate on the scenario: when an output exists
+    "cap": lambda sc: sc.rate_card.cap_total is not None,
+    "measurement": lambda sc: sc.measurement is not None,
+    "target": lambda sc: sc.measurement is not None and _target(sc),
+    "delivery": lambda sc: sc.delivery is not None,
+    "appraisal": lambda sc: getattr(sc, "appraisal", None) is not None,
+    "tranches": lambda sc: bool(sc.finance.sib.tranches),
+    "valued": lambda sc: getattr(sc, "appraisal", None) is not None and bool(sc.appraisal.value_per_outcome),
+}
+
+P, INV, TR, DLV = "probability", dict(models=HAS_INVESTORS), "<tranche>", dict(when="delivery")
 DECLARED: tuple[Output, ...] = (
     # ---- shared: the same under every finance model (sibsim.metrics.per_trial)
     _s("participants", "Participants", "count", "outcomes", "people who started"),
@@ -96,42 +113,44 @@ DECLARED: tuple[Output, ...] = (
     _s("counterfactual_outcomes.<outcome>", "Outcomes without the service: {outcome}", "count", "outcomes"),
     _s("additional_outcomes.<outcome>", "Additional outcomes: {outcome}", "count", "outcomes"),
     _s("any_payment", "Any outcome payment", P, "outcomes", kind="indicator"),
-    _s("contract_cap_reached", "Contract cap reached", P, "outcomes", kind="indicator"),
+    _s("contract_cap_reached", "Contract cap reached", P, "outcomes", kind="indicator", when="cap"),
     # measured outcomes (sibsim.measure)
-    _s("measurement.<point>.observed_rate", "Measured {point}: observed rate", "share", "measurement"),
-    _s("measurement.<point>.comparison_rate", "Measured {point}: comparison rate", "share", "measurement"),
-    _s("measurement.<point>.measured_improvement", "Measured {point}: measured improvement", "share", "measurement"),
-    _s("measurement.<point>.true_improvement", "Measured {point}: true improvement", "share", "measurement"),
-    _s("measurement.<point>.payment", "Measured {point}: payment", "currency", "measurement"),
-    _s("measurement.<point>_triggered", "Measured {point}: payment triggered", P, "measurement", kind="indicator"),
-    _s("measurement.payments", "Measured payments", "currency", "measurement"),
-    _s("measurement.payments_no_effect", "Measured payments with no effect", "currency", "measurement"),
-    _s("measurement.payments_at_target", "Measured payments at the target effect", "currency", "measurement"),
-    _s("measurement.pay_when_no_effect", "Pays with no effect", P, "measurement", kind="indicator"),
-    _s("measurement.no_pay_at_target", "Pays nothing at the target effect", P, "measurement", kind="indicator"),
+    *(_s(f"measurement.{name}", label, unit, "measurement", kind=kind, when=when) for name, label, unit, kind, when in (
+        ("<point>.observed_rate", "Measured {point}: observed rate", "share", "metric", "measurement"),
+        ("<point>.comparison_rate", "Measured {point}: comparison rate", "share", "metric", "measurement"),
+        ("<point>.measured_improvement", "Measured {point}: measured improvement", "share", "metric", "measurement"),
+        ("<point>.true_improvement", "Measured {point}: true improvement", "share", "metric", "measurement"),
+        ("<point>.payment", "Measured {point}: payment", "currency", "metric", "measurement"),
+        ("<point>_triggered", "Measured {point}: payment triggered", P, "indicator", "measurement"),
+        ("payments", "Measured payments", "currency", "metric", "measurement"),
+        ("payments_no_effect", "Measured payments with no effect", "currency", "metric", "measurement"),
+        ("payments_at_target", "Measured payments at the target effect", "currency", "metric", "target"),
+        ("pay_when_no_effect", "Pays with no effect", P, "indicator", "measurement"),
+        ("no_pay_at_target", "Pays nothing at the target effect", P, "indicator", "target"))),
     # delivery model (sibsim.delivery)
-    _s("delivery.referrals", "Referrals", "count", "delivery"),
-    _s("delivery.turned_away", "Referrals turned away", "count", "delivery"),
+    _s("delivery.referrals", "Referrals", "count", "delivery", **DLV),
+    _s("delivery.turned_away", "Referrals turned away", "count", "delivery", **DLV),
     _s("delivery.dropouts_waiting", "Drop-outs while waiting", "count", "delivery",
-       "people who gave up before a caseworker was free"),
-    _s("delivery.waiting_at_end", "Waiting at the horizon", "count", "delivery"),
+       "people who gave up before a caseworker was free", **DLV),
+    _s("delivery.waiting_at_end", "Waiting at the horizon", "count", "delivery", **DLV),
     _s("delivery.mean_wait_periods", "Mean wait", "periods", "delivery",
-       "mean time on the waiting list of those who started"),
-    _s("delivery.mean_time_on_list_periods", "Mean time on the waiting list", "periods", "delivery"),
-    _s("delivery.mean_queue_length", "Mean waiting list", "count", "delivery", "time-average number waiting"),
+       "mean time on the waiting list of those who started", **DLV),
+    _s("delivery.mean_time_on_list_periods", "Mean time on the waiting list", "periods", "delivery", **DLV),
+    _s("delivery.mean_queue_length", "Mean waiting list", "count", "delivery", "time-average number waiting",
+       **DLV),
     _s("delivery.caseworker_utilisation", "Caseworker utilisation", "share", "delivery",
-       "time-average busy slots / slots in post"),
+       "time-average busy slots / slots in post", **DLV),
     _s("delivery.starts_short_of_plan", "Starts short of plan", "count", "delivery",
-       "expected referrals (capped at the contract maximum) less actual starts"),
-    _s("delivery.events", "Discrete events simulated", "count", "delivery"),
-    _s("delivery.fast_path", "Trial on the no-queue fast path", "share", "delivery"),
+       "expected referrals (capped at the contract maximum) less actual starts", **DLV),
+    _s("delivery.events", "Discrete events simulated", "count", "delivery", **DLV),
+    _s("delivery.fast_path", "Trial on the no-queue fast path", "share", "delivery", **DLV),
     # value-for-money comparisons between models (sibsim.finance.appraisal): shared, they span models
     _s("vfm.<model>_better_than_fee", "P({model} better value than fee for service)", P, "commissioner",
-       kind="indicator"),
+       kind="indicator", when="valued"),
     _s("vfm.<model>_better_than_fee@<wtp>", "P({model} beats fee for service at {wtp} per outcome)", P,
-       "commissioner", kind="indicator"),
+       "commissioner", kind="indicator", when="appraisal"),
     _s("vfm.<model>_better_than_nothing@<wtp>", "P({model} beats doing nothing at {wtp} per outcome)", P,
-       "commissioner", kind="indicator"),
+       "commissioner", kind="indicator", when="appraisal"),
     # ---- one finance model's (sibsim.finance.cash_metrics, provider_account, appraisal)
     _m("commissioner_cost", "Commissioner cost", "currency", "commissioner", "what the local commissioner pays"),
     _m("commissioner_cost_pv", "Commissioner cost (present value)", "currency", "commissioner"),
@@ -143,14 +162,15 @@ DECLARED: tuple[Output, ...] = (
        "public cost / additional outcomes (all outcomes, at the simulated effect)"),
     _m("deadweight_paid", "Deadweight paid", "currency", "commissioner",
        "outcome payments actually made for outcomes that would have happened anyway"),
-    _m("public_cost_pv", "Public cost (present value, optimism bias)", "currency", "commissioner"),
+    _m("public_cost_pv", "Public cost (present value, optimism bias)", "currency", "commissioner", when="appraisal"),
     _m("additional_outcomes_counted", "Additional outcomes counted", "count", "commissioner",
-       "appraisal's effect outcomes times the model's effect share"),
+       "appraisal's effect outcomes times the model's effect share", when="appraisal"),
     _m("cost_per_additional_outcome_pv", "Public cost per additional outcome (present value)", "currency",
-       "commissioner", "value for money: public_cost_pv / additional outcomes counted"),
-    _m("value_of_additional_outcomes_pv", "Value of additional outcomes (present value)", "currency", "commissioner"),
+       "commissioner", "value for money: public_cost_pv / additional outcomes counted", when="appraisal"),
+    _m("value_of_additional_outcomes_pv", "Value of additional outcomes (present value)", "currency",
+       "commissioner", when="valued"),
     _m("commissioner_npv", "Net present value to the public sector", "currency", "commissioner",
-       "value of additional outcomes less public cost, present values"),
+       "value of additional outcomes less public cost, present values", when="valued"),
     _m("provider_surplus", "Provider surplus", "currency", "provider", "after overdraft interest"),
     _m("provider_min_cash", "Provider minimum cash", "currency", "provider",
        "deepest its contract cash went, before reserves and interest: the working capital it needs"),
@@ -173,13 +193,13 @@ DECLARED: tuple[Output, ...] = (
     _m("excess_payments", "Payments beyond what investors are owed", "currency", "other", models=SIB_ONLY),
     _m("recycled_payments", "Outcome payments recycled into delivery", "currency", "other", models=SIB_ONLY),
     *(_m(f"{h}_{TR}_{k}", f"{'Investor' if h == 'investor' else 'Provider'} tranche {{tranche}}: {lab}", u,
-         h, models=SIB_ONLY)
+         h, models=SIB_ONLY, when="tranches")
       for h in ("investor", "provider")
       for k, lab, u in (("drawdowns", "drawdowns", "currency"), ("distributions", "distributions", "currency"),
                         ("net_gain", "net gain", "currency"), ("moic", "MOIC", "multiple"),
                         ("irr", "IRR (annual)", "rate_per_year"))),
     *(_m(f"{h}_{TR}_loss", f"{'Investor' if h == 'investor' else 'Provider'} tranche {{tranche}}: loss", P, h,
-         kind="indicator", models=SIB_ONLY) for h in ("investor", "provider")),
+         kind="indicator", models=SIB_ONLY, when="tranches") for h in ("investor", "provider")),
 )
 
 GLOSSARY = {
@@ -228,6 +248,53 @@ def declaration(name: str) -> Output:
     if found is None:
         raise OutputError(f"output {name!r} is not declared in sibsim.outputs")
     return found[0]
+
+
+def wtp_label(w: float) -> str:
+    """``5000`` for 5000.0, ``2500.5`` for 2500.5: the ``<wtp>`` of the acceptability indicators."""
+    return str(int(w)) if float(w).is_integer() else f"{w:.10g}"
+
+
+def _values(o: Output, ph: str, sc, own: str) -> list[str]:
+    """The values placeholder ``ph`` of declaration ``o`` takes in a run of ``sc`` (own model ``own``)."""
+    if ph == "outcome":
+        return [x.name for x in sc.outcomes]
+    if ph == "point":
+        return [x.name for x in sc.measurement.points]
+    if ph == "tranche":
+        return [t.name for t in sc.finance.sib.tranches or () if t.holder == o.party]
+    if ph == "wtp":
+        return [wtp_label(w) for w in sc.appraisal.wtp_grid]
+    if ph == "model":  # the appraisal compares the own outcome-based model (sib if the own is the fee)
+        ours = own if own != "fee" else "sib"
+        return [ours, "fee"] if o.name.endswith("better_than_nothing@<wtp>") else [ours]
+    raise OutputError(f"placeholder <{ph}> of {o.name!r} has no values")
+
+
+def expected(sc, models=()) -> tuple[tuple[set, set], dict[str, tuple[set, set]]]:
+    """The outputs a run of ``sc`` with extra finance ``models`` reports, from the declaration alone.
+
+    Returns ``((shared metrics, shared indicators), {model: (metrics, indicators)})``, names as sets;
+    the scenario's own model first. A test holds the engine to exactly these.
+    """
+    own = sc.finance.model
+    names = [own] + [m for m in dict.fromkeys(models) if m != own]
+    shared: tuple[set, set] = (set(), set())
+    per: dict[str, tuple[set, set]] = {m: (set(), set()) for m in names}
+    for o in DECLARED:
+        if o.when and not WHEN[o.when](sc):
+            continue
+        found = [o.name]
+        for ph in _PH.findall(o.name):
+            found = [n.replace(f"<{ph}>", v, 1) for n in found for v in _values(o, ph, sc, own)]
+        k = 0 if o.kind == "metric" else 1
+        if o.scope == "shared":
+            shared[k].update(found)
+        else:
+            for m in names:
+                if m in o.models:
+                    per[m][k].update(found)
+    return shared, per
 
 
 def _context(sc) -> dict[str, set[str] | None]:

@@ -47,17 +47,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..cohorts import value
+from ..outputs import wtp_label
 from ..spec.finance import Appraisal
 from .cashflows import CashFlows, discount_factors
 
 
 def appraisal_of(sc) -> Appraisal:
     return getattr(sc, "appraisal", None) or Appraisal()
-
-
-def wtp_label(w: float) -> str:
-    """``5000`` for 5000.0, ``2500.5`` for 2500.5: the suffix of the acceptability indicators."""
-    return str(int(w)) if float(w).is_integer() else f"{w:.10g}"
 
 
 def effect_share(sc, params, model: str):
