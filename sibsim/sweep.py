@@ -24,7 +24,6 @@ every indicator ``<name>_p`` and ``<name>_se``.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import os
