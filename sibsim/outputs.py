@@ -467,3 +467,17 @@ def fmt(x, unit_: str | None, *, symbol: str = "", digits: int = 1) -> str:
 
 def fmt_output(name: str, x, *, symbol: str = "") -> str:
     return fmt(x, unit(name), symbol=symbol)
+
+
+def fmt_column(col: str, x, *, symbol: str = "") -> str:
+    """A number in a flat results table whose columns are ``<output>_<stat>`` (sweeps: ``investor_irr_p50``,
+    ``insolvency_p``, ``insolvency_se``), ``<model>:<output>`` or an output's own name; other columns
+    (parameters) as plain numbers."""
+    model, name = split_column(col)
+    if match(name):
+        return fmt(x, unit(name), symbol=symbol)
+    base, _, stat = name.rpartition("_")
+    if base and match(base):
+        o = declaration(base)
+        return fmt(x, "probability" if o.kind == "indicator" else o.unit, symbol=symbol)
+    return fmt(x, None)

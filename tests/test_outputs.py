@@ -119,3 +119,11 @@ def test_the_flat_column_naming_and_the_format_1_reader_are_inverse_of_their_wri
     assert outputs.split_column("additional_outcomes.job_entry") == (None, "additional_outcomes.job_entry")
     assert outputs.split_format1("pbr.provider_min_cash") == ("pbr", "provider_min_cash")
     assert outputs.split_format1("outcomes.job_entry") == (None, "outcomes.job_entry")
+
+
+def test_flat_result_columns_are_formatted_by_the_unit_of_their_output():
+    assert outputs.fmt_column("investor_irr_p50", 0.0712) == "7.1%"
+    assert outputs.fmt_column("outcome_payments_mean", 1234567.8) == "1,234,568"
+    assert outputs.fmt_column("insolvency_se", 0.0041) == "0.4%"
+    assert outputs.fmt_column("pbr:commissioner_cost", 2.5e6) == "2,500,000"
+    assert outputs.fmt_column("job_entry_uplift", 0.15) == "0.15"
