@@ -215,7 +215,8 @@ def cmd_rerun(args) -> int:
     if not args.quiet:
         n = sum(len(r["metrics"]) + len(r["probabilities"]) for r in new["models"].values())
         print(f"identical to stored run {rec['id']}: {len(new['metrics'])} metrics, "
-              f"{len(new['probabilities'])} probabilities, {len(new['models'])} finance models "
+              f"{len(new['probabilities'])} probabilities, {len(new['models'])} finance model"
+              f"{'s' * (len(new['models']) != 1)} "
               f"({', '.join(new['models'])}; {n} model outputs)")
     return 0
 
