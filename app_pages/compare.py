@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
-from sibsim import outputs, spec
+from sibsim import outputs, spec, views
 from sibsim.errors import SibsimError
 from sibsim.plots import runs as plots
 
@@ -89,6 +89,17 @@ st.subheader("By party")
 st.table(common.party_frame(runs))
 st.caption("Commissioner: the public sector (local commissioner and outcomes fund). \"no investor\": that run or "
            "finance model has no investors. Models of one run share its draws, so their differences are paired.")
+if len(runs) > 1:
+    first = next(iter(runs))
+    diffs = views.run_differences(runs)
+    symbol = outputs.SYMBOLS.get(sc.currency if sc is not None else "", "")
+    frame = pd.DataFrame({label: {outputs.label(k): f"{outputs.fmt_output(k, d['difference'], symbol=symbol)} ± "
+                                                    f"{outputs.fmt_output(k, d['se'], symbol=symbol)}"
+                                                    + ("" if d["paired"] else " (independent)")
+                                  for k, d in row.items()} for label, row in diffs.items()})
+    st.markdown(f"**Mean difference from {first}** (± standard error of the paired difference where the runs "
+                "share seed and trials; \"independent\" otherwise)")
+    st.table(frame.fillna("no investor"))
 st.subheader("Headline figures")
 st.dataframe(pd.DataFrame({label: {k: v for k, (v, _) in common.headline(r).items()} for label, r in runs.items()}).T,
              width="stretch")

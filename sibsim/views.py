@@ -190,3 +190,34 @@ def differences_text(run, *, symbol: str = "") -> str:
                          f"± {outputs.fmt_output(k, d['se'], symbol=symbol)}")
         rows.append((outputs.label(k), *cells))
     return format_table(rows)
+
+
+KEY_DIFFERENCES = ("public_cost", "commissioner_cost", "outcome_payments", "provider_surplus", "provider_min_cash",
+                   "investor_net_gain")
+
+
+def run_differences(runs: dict, names=KEY_DIFFERENCES) -> dict[str, dict[str, dict]]:
+    """``{label: {name: {difference, se, paired}}}``: each run after the first against the first.
+
+    A "run" is anything with ``metrics``, ``seed`` and ``trials``. Runs with the same seed and
+    trials share their draws (common random numbers), so the difference is paired
+    (:func:`paired_difference`); otherwise the error is that of two independent means.
+    """
+    labels = list(runs)
+    base = runs[labels[0]]
+    out = {}
+    for label in labels[1:]:
+        r = runs[label]
+        paired = (r.seed, r.trials) == (base.seed, base.trials)
+        row = {}
+        for k in names:
+            if k not in base.metrics or k not in r.metrics:
+                continue
+            if paired:
+                d = paired_difference(base.metrics[k], r.metrics[k])
+            else:
+                a, b = summarise(base.metrics[k]), summarise(r.metrics[k])
+                d = {"difference": b["mean"] - a["mean"], "se": math.hypot(a["mcse"], b["mcse"])}
+            row[k] = {"difference": d["difference"], "se": d["se"], "paired": paired}
+        out[label] = row
+    return out

@@ -251,6 +251,8 @@ def test_finance_models_on_the_same_draws(app):
     parties = ok(app).table[0].value
     assert [c.rsplit(" · ", 1)[-1] for c in parties.columns] == models[:2]
     assert app.selectbox(key="cmp_metric").value == "public_cost"  # defined for every model shown
+    diff = app.table[1].value  # the second model against the first, paired (same draws)
+    assert "±" in diff.loc["Public cost (all outcome payers)"].iloc[0] and "independent" not in diff.to_string()
     table = app.dataframe[0].value
     assert len(table) == 2 and all(models[i] in table.index[i] for i in range(2))
     # on the Run page the other models are evaluated alongside, in a table by party

@@ -207,3 +207,17 @@ def test_only_what_was_asked_is_computed(monkeypatch):
     calls.clear()
     lcf = sibsim.simulate(LCF, trials=300, seed=2)  # an appraisal compares with fee for service, not reported
     assert calls and lcf.finance_models == ("sib",) and "vfm.sib_better_than_fee@5000" in lcf.indicators
+
+
+def test_run_differences_are_paired_only_on_the_same_draws():
+    sc = sibsim.load(BENCH)
+    a = sibsim.simulate(sc, trials=400, seed=5)
+    b = sibsim.simulate(_price_changed(sc, "job_entry", 3000.0), trials=400, seed=5)
+    c = sibsim.simulate(sc, trials=400, seed=6)
+    d = views.run_differences({"a": a, "b": b, "c": c})
+    assert d["b"]["outcome_payments"]["paired"] and not d["c"]["outcome_payments"]["paired"]
+    x = b.metrics["outcome_payments"] - a.metrics["outcome_payments"]
+    assert d["b"]["outcome_payments"]["se"] == pytest.approx(x.std(ddof=1) / 20, rel=1e-12)
+    sa, sc_ = a.metric_summaries()["outcome_payments"], c.metric_summaries()["outcome_payments"]
+    assert d["c"]["outcome_payments"]["se"] == pytest.approx(math.hypot(sa["mcse"], sc_["mcse"]), rel=1e-12)
+    assert d["b"]["provider_surplus"] == {"difference": 0.0, "se": 0.0, "paired": True}  # a SIB provider: unchanged
