@@ -119,7 +119,7 @@ def acceptability_indicators(sc, *, model: str, ours: dict, fee: dict) -> dict[s
     out = {}
     if "commissioner_npv" in ours:
         out[f"vfm.{model}_better_than_fee"] = ours["commissioner_npv"] > fee["commissioner_npv"]
-    for w in appraisal_of(sc).wtp_grid:
+    for w in sorted(appraisal_of(sc).wtp_grid):  # numeric order, whatever order the scenario gives
         nb_ours = w * ours["additional_outcomes_counted"] - ours["public_cost_pv"]
         nb_fee = w * fee["additional_outcomes_counted"] - fee["public_cost_pv"]
         lab = wtp_label(w)
