@@ -1,10 +1,13 @@
 # sibsim developer and CI entry points.
 #
 #   make venv         create .venv (if missing) and install sibsim[app,test] into it
-#   make system-deps  apt-get install what the tests need (chromium, postgresql), only if missing
+#   make app-venv     the same with only what the app needs (sibsim[app])
+#   make system-deps  apt-get install what the tests need (chromium, postgresql, poppler), only if missing
 #   make test         venv + system-deps, then the whole pytest suite
-#   make app          run the Streamlit app (app.py) headless and print its URL
+#   make app          install what the app needs, serve the Streamlit app (app.py) and print its URL
+#                     (APP_ADDR=0.0.0.0 to listen on every interface, APP_PORT=8502 for another port)
 #   make bench        run benchmarks/run_all.py
+#   make mutation     build deliberate bugs into the C participant pass; each must fail a test
 #   make clean        remove caches and build leftovers (keeps .venv; see distclean)
 #
 # CI runs `bash .ci/run` (which runs `make test`) in a fresh clone on a fresh
@@ -18,6 +21,7 @@ PYTHON3 ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
 EXTRAS  ?= app,test
 
 # pytest-xdist workers; every worker starts its own PostgreSQL server and browser.
@@ -30,11 +34,12 @@ APP_ADDR ?= 127.0.0.1
 
 APT_PACKAGES_CHROMIUM := chromium
 APT_PACKAGES_POSTGRES := postgresql
+APT_PACKAGES_POPPLER  := poppler-utils
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv build-deps system-deps test app bench clean distclean
+.PHONY: venv app-venv build-deps system-deps test app bench mutation clean distclean
 
 # ---------------------------------------------------------------- venv
 venv: $(STAMP)
@@ -42,17 +47,29 @@ venv: $(STAMP)
 # The stamp is rebuilt when pyproject.toml changes (or the venv is missing).
 # A venv whose interpreter no longer runs (e.g. its base Python went away)
 # is recreated with --clear.
-$(STAMP): pyproject.toml setup.py sibsim/_kernel.c | build-deps
+$(STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c | build-deps
 	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
 	    echo ">> creating $(VENV)"; \
 	    $(PYTHON3) -m venv --clear $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --progress-bar off --upgrade pip
 	$(PY) -m pip install --progress-bar off -e '.[$(EXTRAS)]'
+	@touch $@ $(APP_STAMP)
+
+# The app alone: sibsim and Streamlit, none of the test tools (pytest, playwright, notebooks).
+app-venv: $(APP_STAMP)
+
+$(APP_STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c | build-deps
+	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
+	    echo ">> creating $(VENV)"; \
+	    $(PYTHON3) -m venv --clear $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --progress-bar off --upgrade pip
+	$(PY) -m pip install --progress-bar off -e '.[app]'
 	@touch $@
 
 # ---------------------------------------------------------------- build tools
-# sibsim builds one small C extension (sibsim/_kernel.c): it needs a C compiler
+# sibsim builds two small C extensions (sibsim/_kernel.c, sibsim/delivery/_queue.c): they want a C compiler
 # and the Python headers. Installed from Debian only when missing.
 build-deps:
 	@missing=""; \
@@ -77,8 +94,9 @@ system-deps:
 	    if test -x "$$d/initdb" && test -x "$$d/pg_ctl" && test -x "$$d/postgres"; then have_pg=yes; fi; \
 	done; \
 	if [ "$$have_pg" = no ]; then missing="$$missing $(APT_PACKAGES_POSTGRES)"; fi; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing $(APT_PACKAGES_POPPLER)"; \
 	if [ -z "$$missing" ]; then \
-	    echo ">> system-deps: chromium and postgresql already installed"; \
+	    echo ">> system-deps: chromium, postgresql and poppler already installed"; \
 	    exit 0; \
 	fi; \
 	sudo=""; \
@@ -95,9 +113,9 @@ test: venv system-deps
 	$(PY) -m pytest $$xdist $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- app
-app: venv
+app: app-venv
 	@if [ ! -f app.py ]; then echo "app.py not found in $$(pwd)" >&2; exit 1; fi
-	@echo ">> Streamlit app at http://$(APP_ADDR):$(APP_PORT)/"
+	@echo ">> Streamlit app at http://$(APP_ADDR):$(APP_PORT)/ (open it in a browser; Ctrl-C stops it)"
 	$(VENV)/bin/streamlit run app.py \
 	    --server.headless true \
 	    --server.address $(APP_ADDR) \
@@ -107,6 +125,12 @@ app: venv
 # ---------------------------------------------------------------- benchmarks
 bench: venv
 	$(PY) benchmarks/run_all.py
+
+# ---------------------------------------------------------------- mutation check
+# Each mutant of sibsim/_kernel.c is compiled into a temporary directory and run
+# against tests/test_kernel_ref.py and the cap tests (tests/mutation/run.py).
+mutation: venv
+	$(PY) tests/mutation/run.py
 
 # ---------------------------------------------------------------- cleaning
 clean:

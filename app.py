@@ -17,16 +17,19 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # app_pages, whatever the working directory
 
-from app_pages import common  # noqa: E402
+from app_pages import common, links  # noqa: E402
 
 st.set_page_config(page_title="sibsim", layout="wide")
 common.init_state()
+links.open_from_link()
+links.sync()  # before the page runs: a change made while a page runs reaches the address on the next run
 common.warm_up()
 
 pages = [
     st.Page("app_pages/scenario.py", title="Scenario", icon=":material/edit_note:", default=True),
     st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/analysis.py", title="Analysis", icon=":material/query_stats:"),
     st.Page("app_pages/evidence.py", title="Evidence base", icon=":material/inventory_2:"),
 ]
 page = st.navigation(pages)
@@ -34,7 +37,7 @@ page = st.navigation(pages)
 with st.sidebar:
     sc = st.session_state.scenario
     if sc is not None:
-        st.caption(f"Current scenario: **{sc.name}**  \n`{sc.content_hash}` · {st.session_state.scenario_source}")
+        st.caption(f"Current scenario: **{sc.name}**  \n`{sc.content_hash}` · {common.source_label()}")
     else:
         n = len(st.session_state.problems)
         st.caption(f"Current scenario has {n} problem{'s' * (n != 1)}: fix them on the Scenario page.")
@@ -43,4 +46,5 @@ with st.sidebar:
         st.caption(f"Last run: {common.run_label(run)}")
     st.caption(f"sibsim {common.sibsim.__version__}")
 
+links.show_problems()
 page.run()

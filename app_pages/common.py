@@ -36,6 +36,7 @@ SCENARIO_DIR = ROOT / "scenarios"
 DEFAULT_SCENARIO = "benchmark"
 MAX_UPLOAD_BYTES = 1_000_000
 DEFAULT_TRIALS, DEFAULT_SEED = 10_000, 1
+MIN_TRIALS, MAX_TRIALS = 100, 200_000  # the Run page's Trials box
 ss = st.session_state
 
 
@@ -51,17 +52,22 @@ def init_state() -> None:
     if "scenario_data" not in ss:
         files = shipped()
         name = DEFAULT_SCENARIO if DEFAULT_SCENARIO in files else next(iter(files))
-        set_scenario(spec.load(files[name]), source=f"scenarios/{name}.yaml")
+        set_scenario(spec.load(files[name]), source=f"scenarios/{name}.yaml", origin=("scenario", name))
     ss.setdefault("run", None)
     ss.setdefault("compare", {})
     ss.setdefault("opts", {"trials": DEFAULT_TRIALS, "seed": DEFAULT_SEED})
 
 
-def set_scenario(sc: sibsim.Scenario, *, source: str) -> None:
-    """Make ``sc`` the current scenario; the editor's widgets start afresh (new keys, see :func:`ed`)."""
+def set_scenario(sc: sibsim.Scenario, *, source: str, origin: tuple[str, object] | None = None) -> None:
+    """Make ``sc`` the current scenario; the editor's widgets start afresh (new keys, see :func:`ed`).
+
+    ``origin``: ("scenario", file stem) or ("evidence", run id) when a link can name it (app_pages.links).
+    """
     ss.scenario_version = ss.get("scenario_version", 0) + 1
     ss.scenario_source = source
-    update(spec.to_dict(sc))
+    ss.scenario_origin = origin
+    ss.scenario_edited = False
+    update(spec.to_dict(sc), edited=False)
 
 
 def ed(name: str) -> str:
@@ -74,8 +80,16 @@ def ed(name: str) -> str:
     return f"ed{ss.get('scenario_version', 0)}.{name}"
 
 
-def update(data: dict) -> None:
-    """Replace the edited scenario dict and validate it."""
+def source_label() -> str:
+    """Where the current scenario came from, and whether it was edited since."""
+    src = ss.get("scenario_source", "")
+    return f"edited, from {src}" if ss.get("scenario_edited") else src
+
+
+def update(data: dict, *, edited: bool = True) -> None:
+    """Replace the edited scenario dict and validate it (``edited``: a user's change, not a load)."""
+    if edited and data != ss.get("scenario_data"):
+        ss.scenario_edited = True
     ss.scenario_data = data
     try:
         ss.scenario = spec.validate(copy.deepcopy(data))

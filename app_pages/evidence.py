@@ -80,7 +80,7 @@ def saved_runs(store) -> None:
         if b1.button("Open", key="ev_open", help="make its scenario current and show its results on the Run page",
                      width="stretch"):
             common.set_scenario(spec.validate(json.loads(rec["scenario"]["canonical_json"])),
-                                source=f"evidence base run #{rid}")
+                                source=f"evidence base run #{rid}", origin=("evidence", rid))
             ss.run = common.stored_run(store, rid)
             ss.opts = {"trials": int(rec["trials"]), "seed": int(rec["seed"])}
             st.switch_page("app_pages/run.py")

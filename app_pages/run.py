@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages import common
 from sibsim.errors import SibsimError
+from sibsim import report
 from sibsim.plots import runs as plots
 
 ss = st.session_state
@@ -21,11 +22,12 @@ if sc is None:
     st.page_link("app_pages/scenario.py", label="Go to the Scenario page", icon=":material/edit_note:")
     st.stop()
 
-st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {ss.scenario_source}. "
+st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {common.source_label()}. "
            "The same scenario, trials and seed always give the same numbers.")
 others = [m for m in common.finance_models() if m != common.own_model(sc)]
 c1, c2, c3, c4 = st.columns([2, 2, 3, 1.2], vertical_alignment="bottom")
-trials = int(c1.number_input("Trials", min_value=100, max_value=200_000, step=1_000, value=ss.opts["trials"],
+trials = int(c1.number_input("Trials", min_value=common.MIN_TRIALS, max_value=common.MAX_TRIALS, step=1_000,
+                             value=ss.opts["trials"],
                              key="trials"))
 seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=ss.opts["seed"], key="seed"))
 also = c3.multiselect("Also evaluate (same draws)", others, default=[m for m in ss.opts.get("also", []) if m in others],
@@ -40,6 +42,7 @@ if c4.button("Run", type="primary", key="go", width="stretch"):
             f"(engine {run.engine_seconds:.2f} s)" if wall >= run.engine_seconds else "(from the cache)")
         status.update(label=done, state="complete")
     ss.run, ss.run_t0, ss.run_note = run, t0, (common.run_key(run), done)
+    st.rerun()  # so the address bar (app_pages.links) names this run
 
 run = ss.run
 if run is None:
@@ -56,7 +59,7 @@ for col, (label, (value, help_)) in zip([c for _ in range(0, len(h), 3) for c in
 if ss.get("run_t0"):  # just pressed: the status above says how long the engine took
     shown = f"headline figures shown {time.perf_counter() - ss.pop('run_t0'):.2f} s after pressing Run"
     ss.run_note = (key, f"{ss.run_note[1]}; {shown}")
-    st.caption(shown.capitalize() + ".")
+    st.caption(ss.run_note[1] + ".")
 elif ss.get("run_note", ("",))[0] == key:
     st.caption(ss.run_note[1] + ".")
 
@@ -92,15 +95,23 @@ common.show_table(common.summary_table(run))
 common.show_table(common.probability_table(run))
 common.glossary()
 
+st.caption("The address in your browser's bar reopens this scenario and run: copy it to share this view.")
 st.subheader("Download")
 stem = f"{run.scenario.content_hash}_seed{run.seed}_{run.trials}"
-d1, d2, d3 = st.columns(3)
+d1, d2, d3, d4, d5 = st.columns(5)
 d1.download_button("Run record (JSON)", run.to_json(), file_name=f"run_{stem}.json", mime="application/json",
                    on_click="ignore", width="stretch")
 d2.download_button("Per-trial results (CSV)", lambda: run.to_frame().to_csv(), file_name=f"trials_{stem}.csv",
                    mime="text/csv", on_click="ignore", width="stretch")
 d3.download_button("Figures (PNG)", lambda: plots.to_png(plots.overview(run, parties=parties)),
                    file_name=f"figures_{stem}.png", mime="image/png", on_click="ignore", width="stretch")
+d4.download_button("Workbook (Excel)", lambda: report.xlsx_bytes(run), file_name=f"sibsim_{stem}.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+                   width="stretch", help="Inputs, summary per finance model and party, cash flows per period, "
+                                         "probabilities and provenance")
+d5.download_button("Report (PDF)", lambda: report.pdf_bytes(run), file_name=f"sibsim_{stem}.pdf",
+                   mime="application/pdf", on_click="ignore", width="stretch",
+                   help="A few printable pages: the question, the contract, headline results, figures, assumptions")
 
 left, right = st.columns(2)
 with left:
@@ -116,7 +127,8 @@ with left:
                 try:
                     rid = store.save_run(run.to_dict(), run.per_trial(),
                                          tags=[t.strip() for t in tags.split(",") if t.strip()], note=note)
-                    st.success(f"Saved as run #{rid}.")
+                    st.success(f"Saved as run #{rid}. Its link: [run #{rid}](run?evidence={rid}&trials={run.trials}"
+                               f"&seed={run.seed}&run=1&also={','.join(run.finance_models[1:])})")
                 except SibsimError as e:
                     st.error(f"Not saved: {e}")
 with right:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import re
 import typing
 
 import pandas as pd
@@ -39,12 +41,44 @@ FIELDS = {
 PRIOR = TypeAdapter(Prior)
 
 
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def parse_value(text: str):
+    """Editor text -> None (blank), a float, or the text itself (a parameter name, or a mistake spec reports).
+
+    Commas are read only as thousands separators ("1,500,000"); "1,5" is not a
+    number (it is not 15), so it stays text and spec's message is shown beside the field.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    t = text.replace("_", "")
+    if "," in t:
+        if not _GROUPED.match(t):
+            return text
+        t = t.replace(",", "")
+    try:
+        return float(t)
+    except ValueError:
+        return text
+
+
 # ---------------------------------------------------------------- callbacks
 
 
 def _load_shipped() -> None:
     name = ss["src_file"]
-    common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml")
+    if name is None:
+        return
+    common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml", origin=("scenario", name))
+
+
+def _reload() -> None:
+    origin = ss.get("scenario_origin")
+    if origin and origin[0] == "scenario":
+        common.set_scenario(spec.load(common.shipped()[origin[1]]), source=f"scenarios/{origin[1]}.yaml",
+                            origin=origin)
 
 
 def _set(data: dict, path: tuple, value) -> None:
@@ -78,7 +112,7 @@ def _entry(name: str) -> dict:
     for field, _, is_list in FIELDS[kind]:
         v = ss.get(common.ed(f"p.{name}.{field}"))
         if is_list and isinstance(v, str):
-            parts = [common.parse_value(x) for x in v.split(",") if x.strip()]
+            parts = [parse_value(x) for x in v.split(",") if x.strip()]
             v = parts if all(isinstance(x, float) for x in parts) else v
         if v is not None and v != "":
             entry[field] = v
@@ -97,7 +131,7 @@ def rate_card_prices(table: pd.DataFrame, names: list[str], old: dict) -> dict:
     """The rate card's prices from the edited table (blank price: the outcome is not paid for)."""
     prices = {k: v for k, v in old.items() if k not in names}  # unknown outcomes stay, for spec to report
     for outcome, text in zip(names, table["price"]):
-        v = common.parse_value(text)
+        v = parse_value(text)
         if v is not None:
             prices[outcome] = v
     return prices
@@ -125,7 +159,7 @@ def _apply_yaml(key: str) -> None:
 # ---------------------------------------------------------------- widgets
 
 
-def text_field(label: str, path: tuple, *, parse=common.parse_value, help: str | None = None) -> None:
+def text_field(label: str, path: tuple, *, parse=parse_value, help: str | None = None) -> None:
     """A text input bound to one scenario field (number or parameter name), with its problems below."""
     key = common.ed(".".join(path))
     st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key=key,
@@ -153,16 +187,20 @@ def param_editor(name: str, entry) -> None:
                         st.text_input(field, value=text, placeholder=hint, key=key, on_change=_edit_param,
                                       args=(name,))
                     else:
-                        st.number_input(field, value=float(v) if isinstance(v, (int, float)) else None, format="%g",
+                        finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                        st.number_input(field, value=float(v) if finite else None, format="%g",
                                         placeholder=hint, key=key, on_change=_edit_param, args=(name,))
         with right:
             try:
                 prior = PRIOR.validate_python(entry)
-            except ValidationError:
+            except (ValidationError, RecursionError):
                 st.caption("no picture until the prior is valid")
             else:
                 key = ("prior", json.dumps(entry, sort_keys=True, default=str))
-                st.image(common.figure_png(key, lambda: plots.prior_density(prior)), width="stretch")
+                try:
+                    st.image(common.figure_png(key, lambda: plots.prior_density(prior)), width="stretch")
+                except (ArithmeticError, ValueError) as err:  # a valid prior too extreme to draw
+                    st.caption(f"no picture: {err}")
         common.show_problems(f"parameters.{name}")
 
 
@@ -175,11 +213,14 @@ st.caption("Start from a shipped scenario or your own YAML, then edit its priors
 src = st.radio("Start from", ["A shipped scenario", "An uploaded YAML file"], horizontal=True, key="src_kind")
 if src == "A shipped scenario":
     names = list(common.shipped())
-    current = ss.scenario_source.removeprefix("scenarios/").removesuffix(".yaml")
+    origin = ss.get("scenario_origin")
+    current = origin[1] if origin and origin[0] == "scenario" and not ss.get("scenario_edited") else None
+    if ss.get("src_file") != current:  # the box says which file is loaded, and nothing once it is edited
+        ss["src_file"] = current
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-    c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else 0, key="src_file",
-                 on_change=_load_shipped)
-    c2.button("Reload (discard edits)", on_click=_load_shipped)
+    c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else None, key="src_file",
+                 on_change=_load_shipped, placeholder="edited: choose a shipped scenario to start again")
+    c2.button("Reload (discard edits)", on_click=_reload, disabled=not (origin and origin[0] == "scenario"))
 else:
     st.file_uploader("Scenario YAML (UTF-8, at most 1 MB)", type=["yaml", "yml"], key="upload", on_change=_upload)
     if ss.get("upload_error"):
@@ -193,7 +234,7 @@ if ss.problems:
     st.error(f"**This scenario has {n} problem{'s' * (n != 1)}**; the other pages use it once "
              f"{'they are' if n > 1 else 'it is'} fixed.\n\n{common.problem_lines(ss.problems)}")
 else:
-    st.success(f"**{sc.name}** is valid · hash `{sc.content_hash}` · from {ss.scenario_source}")
+    st.success(f"**{sc.name}** is valid · hash `{sc.content_hash}` · from {common.source_label()}")
 
 text_field("Scenario name", ("name",), parse=lambda s: s.strip())
 if data.get("description"):

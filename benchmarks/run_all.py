@@ -1,15 +1,33 @@
-"""sibsim benchmarks (README, Benchmarks): speed as a ratio to the RNG floor, and peak memory.
+"""sibsim benchmarks (README, Benchmarks): every figure a ratio of two timings taken in the same run.
 
-Run with ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick]``).
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick] [--repeats 3]``).
 
-- floor(n): wall time for numpy's default generator to draw the uniforms a
-  per-participant engine needs (1,000 participants x 6 draws a trial) for n
-  trials, on every core, in worker processes that are already running.
-- sibsim(n): wall time of ``sibsim run scenarios/benchmark.yaml --trials n``
-  as a fresh process (process start, imports, JIT cache load, simulation,
-  JSON written), measured in the same run on the same machine.
-- peak memory: the largest total resident memory of the ``sibsim run`` process
-  and its workers while running 1,000,000 trials, sampled every 20 ms.
+The two sides of each ratio are interleaved (A, B, A, B, ...), so a change in
+the machine's load falls on both; each figure reports the ratio of the
+fastest timings (min) and the median of the per-pair ratios (median). Every
+sibsim timing is a fresh process run as a user runs it.
+
+- ``run_10000``, ``run_100000``: ``sibsim run scenarios/benchmark.yaml
+  --trials n`` against the floor: the wall time numpy's default generator
+  needs to draw the uniforms a per-participant engine needs (1,000
+  participants x 6 draws a trial) for n trials on every core, in worker
+  processes already running (targets: 100,000 trials <= 1.5x).
+- ``help``, ``run_1_trial``: ``sibsim --help`` and ``sibsim run ... --trials
+  1`` against ``python -c "import numpy"`` (targets <= 1.5x and <= 3x).
+- ``delivery_per_trial``: ``sibsim run scenarios/homelessness_delivery.yaml``
+  against the benchmark scenario, both 10,000 trials, whole process (target
+  <= 5x), and ``delivery_engine_per_trial`` the same in one process
+  (``simulate`` only); ``simpy_over_fast`` the SimPy reference engine
+  against the fast one on the delivery model alone (100 trials).
+- ``sweep_2_processes``: a 20-point sweep (``sibsim sweep --grid
+  price.job_entry=2000:5000:20 --trials 2000``) on 1 process against 2
+  (a speed-up; target >= 1.8x); ``dask_local_over_processes``: the same sweep
+  on ``--scheduler local --workers 2`` against ``--workers 2`` (target <=
+  1.3x, cluster start included).
+- ``sobol_2_processes``: ``sibsim sensitivity --method sobol --samples 64
+  --trials 1000`` on 1 process against 2 (a speed-up; target >= 1.7x).
+- ``peak_memory_1m``: the largest total resident memory of ``sibsim run``
+  and its workers over 1,000,000 trials, sampled every 20 ms (< 1 GB).
 
 Results are printed and written to bench-results/benchmark.json.
 """
@@ -19,18 +37,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SIBSIM = [sys.executable, "-m", "sibsim"]
-SCENARIO = str(ROOT / "scenarios" / "benchmark.yaml")
+BENCH = str(ROOT / "scenarios" / "benchmark.yaml")
+DELIVERY = str(ROOT / "scenarios" / "homelessness_delivery.yaml")
 
 
 def _draw(args):
@@ -45,38 +66,73 @@ def _draw(args):
     return float(out[0, 0])
 
 
-def floor_seconds(trials: int, workers: int, repeats: int = 3) -> float:
-    """Best of ``repeats`` wall times to draw 1,000 x 6 uniforms per trial on ``workers`` processes."""
-    per = [trials // workers + (i < trials % workers) for i in range(workers)]
-    best = float("inf")
-    with ProcessPoolExecutor(workers) as ex:
-        list(ex.map(_draw, [(i, 10) for i in range(workers)]))  # start the workers
-        for r in range(repeats):
-            t = time.perf_counter()
-            list(ex.map(_draw, [(100 * r + i, n) for i, n in enumerate(per)]))
-            best = min(best, time.perf_counter() - t)
-    return best
+class Floor:
+    """The RNG floor on ``workers`` warm processes."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.ex = ProcessPoolExecutor(workers)
+        list(self.ex.map(_draw, [(i, 10) for i in range(workers)]))  # start the workers
+        self.calls = 0
+
+    def __call__(self, trials: int) -> float:
+        self.calls += 1
+        per = [trials // self.workers + (i < trials % self.workers) for i in range(self.workers)]
+        t = time.perf_counter()
+        list(self.ex.map(_draw, [(100 * self.calls + i, n) for i, n in enumerate(per)]))
+        return time.perf_counter() - t
 
 
-def sibsim_seconds(trials: int, repeats: int = 3) -> float:
-    best = float("inf")
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(repeats):
-            t = time.perf_counter()
-            subprocess.run([*SIBSIM, "run", SCENARIO, "--trials", str(trials), "--seed", str(r + 1), "--quiet",
-                            "--json", f"{tmp}/out.json"], check=True, cwd=ROOT)
-            best = min(best, time.perf_counter() - t)
-        data = json.loads(Path(f"{tmp}/out.json").read_text())
-        assert data["trials"] == trials
-    return best
+_CPU = [float("nan")]  # CPU seconds (user + system) of the last command timed by wall(), workers included
 
 
-def peak_memory_mb(trials: int) -> tuple[float, float]:
+def wall(cmd: list[str], env: dict | None = None) -> float:
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
+    elapsed = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU[0] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return elapsed
+
+
+def paired(name: str, base: Callable[[], float], test: Callable[[], float], repeats: int, *, speedup=False,
+           note: str = "") -> dict:
+    """Interleave ``base`` and ``test`` ``repeats`` times; ratio test/base (or base/test for a speed-up)."""
+    a, b, ca, cb = [], [], [], []
+    for _ in range(repeats):
+        _CPU[0] = float("nan")
+        a.append(base())
+        ca.append(_CPU[0])
+        _CPU[0] = float("nan")
+        b.append(test())
+        cb.append(_CPU[0])
+    if speedup:
+        ratio_min, pairs = min(a) / min(b), [x / y for x, y in zip(a, b)]
+    else:
+        ratio_min, pairs = min(b) / min(a), [y / x for x, y in zip(a, b)]
+    out = {"base_s": a, "test_s": b, "ratio_min": ratio_min, "ratio_median": statistics.median(pairs),
+           "base_cpu_s": ca, "test_cpu_s": cb, "load_average": os.getloadavg()[0]}
+    kind = "speed-up" if speedup else "ratio"
+    cpu = ""
+    if speedup and not np.isnan(min(ca + cb)):
+        # the work's CPU cost on each side: on a busy machine wall-clock speed-ups understate what an idle one
+        # gives; processes x (CPU of 1 process / CPU of n processes) is the speed-up cores to spare would give
+        out["cpu_ratio"] = min(ca) / min(cb)
+        cpu = f"  CPU {min(ca):.2f} s vs {min(cb):.2f} s"
+    print(f"  {name:<28} {kind} {ratio_min:6.2f}x (min) {out['ratio_median']:6.2f}x (median)   "
+          f"base {min(a):7.3f} s  test {min(b):7.3f} s{cpu}  {note}", flush=True)
+    return out
+
+
+def peak_memory_mb(trials: int, extra: list[str] = ()) -> tuple[float, float]:
     import psutil
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        proc = subprocess.Popen([*SIBSIM, "run", SCENARIO, "--trials", str(trials), "--quiet",
+        proc = subprocess.Popen([*SIBSIM, "run", BENCH, "--trials", str(trials), "--quiet", *extra,
                                  "--json", f"{tmp}/out.json"], cwd=ROOT)
         ps = psutil.Process(proc.pid)
         peak = 0
@@ -92,30 +148,102 @@ def peak_memory_mb(trials: int) -> tuple[float, float]:
         return peak / 2**20, time.perf_counter() - t
 
 
+def engine_ratio(repeats: int) -> dict:
+    """In one process: simulate() of the delivery scenario against the benchmark, 10,000 trials each."""
+    import sibsim
+
+    bench, dlv = sibsim.load(BENCH), sibsim.load(DELIVERY)
+    sibsim.simulate(bench, trials=100, seed=0)
+    sibsim.simulate(dlv, trials=100, seed=0)
+
+    def timer(sc):
+        def f():
+            t = time.perf_counter()
+            sibsim.simulate(sc, trials=10_000, seed=1)
+            return time.perf_counter() - t
+        return f
+
+    return paired("delivery_engine_per_trial", timer(bench), timer(dlv), repeats, note="(target <= 5x)")
+
+
+def simpy_ratio(repeats: int) -> dict:
+    """The delivery model alone: the SimPy reference engine against the fast one, 100 trials."""
+    import sibsim
+    from sibsim import draw
+    from sibsim.delivery import simulate_delivery
+    from sibsim.engine import sample_params
+
+    sc = sibsim.load(DELIVERY)
+    params = {k: v[:100] for k, v in sample_params(sc, draw.BlockDraws(1, 0, 1)).items()}
+    kw = dict(horizon_periods=sc.horizon_periods, seed=1, trial_offset=0, n_trials=100,
+              max_participants=sc.participants.max_participants)
+
+    def timer(engine):
+        def f():
+            t = time.perf_counter()
+            simulate_delivery(sc.delivery, params, engine=engine, **kw)
+            return time.perf_counter() - t
+        return f
+
+    return paired("simpy_over_fast", timer("fast"), timer("simpy"), repeats, note="(delivery model only)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="skip the 1,000,000-trial memory run")
+    ap.add_argument("--quick", action="store_true", help="smaller sensitivity design, no 1,000,000-trial memory run")
+    ap.add_argument("--repeats", type=int, default=3, help="timings of each side of each ratio (default 3)")
     args = ap.parse_args()
+    rep = args.repeats
     workers = os.cpu_count() or 1
-    subprocess.run([*SIBSIM, "run", SCENARIO, "--trials", "2000", "--quiet"], check=True, cwd=ROOT)  # JIT cache
-    results = {"cores": workers}
-    print(f"sibsim benchmark on {workers} cores ({SCENARIO})")
+    subprocess.run([*SIBSIM, "run", BENCH, "--trials", "2000", "--quiet"], check=True, cwd=ROOT)  # warm disk caches
+    res: dict = {"cores": workers, "repeats": rep}
+    print(f"sibsim benchmarks on {workers} cores, {rep} interleaved timings a side "
+          f"(1-minute load average {os.getloadavg()[0]:.1f})")
+    floor = Floor(workers)
+    tmp = tempfile.mkdtemp()
     for n in (10_000, 100_000):
-        fl = floor_seconds(n, workers)
-        sb = sibsim_seconds(n)
-        results[f"trials_{n}"] = {"floor_s": fl, "sibsim_s": sb, "ratio": sb / fl}
-        print(f"  {n:>9,} trials: floor {fl:6.3f} s   sibsim run {sb:6.3f} s   ratio {sb / fl:5.2f}x"
-              f"{'   (target <= 3x)' if n == 100_000 else ''}")
+        res[f"run_{n}"] = paired(f"run {n:,} trials / floor", lambda n=n: floor(n),
+                                 lambda n=n: wall([*SIBSIM, "run", BENCH, "--trials", str(n), "--quiet",
+                                                   "--json", f"{tmp}/out.json"]),
+                                 rep, note="(target <= 1.5x)" if n == 100_000 else "")
+    numpy_import = [sys.executable, "-c", "import numpy"]
+    res["help"] = paired("--help / import numpy", lambda: wall(numpy_import), lambda: wall([*SIBSIM, "--help"]),
+                         rep, note="(target <= 1.5x)")
+    res["run_1_trial"] = paired("run 1 trial / import numpy", lambda: wall(numpy_import),
+                                lambda: wall([*SIBSIM, "run", BENCH, "--trials", "1", "--quiet"]), rep,
+                                note="(target <= 3x)")
+    res["delivery_per_trial"] = paired(
+        "delivery / benchmark", lambda: wall([*SIBSIM, "run", BENCH, "--trials", "10000", "--quiet"]),
+        lambda: wall([*SIBSIM, "run", DELIVERY, "--trials", "10000", "--quiet"]), rep,
+        note="(10,000 trials each, whole process; target <= 5x)")
+    res["delivery_engine_per_trial"] = engine_ratio(rep)
+    res["simpy_over_fast"] = simpy_ratio(1)
+
+    sweep = [*SIBSIM, "sweep", BENCH, "--grid", "price.job_entry=2000:5000:20", "--trials", "2000", "-q",
+             "--out", f"{tmp}/sweep.csv"]
+
+    def sweep_on(*extra):
+        return lambda: (Path(f"{tmp}/sweep.csv").unlink(missing_ok=True), wall([*sweep, *extra]))[1]
+
+    res["sweep_2_processes"] = paired("sweep 20 points: 1 / 2 proc", sweep_on("--workers", "1"),
+                                      sweep_on("--workers", "2"), rep, speedup=True, note="(target >= 1.8x)")
+    res["dask_local_over_processes"] = paired("sweep: dask local / 2 proc", sweep_on("--workers", "2"),
+                                              sweep_on("--scheduler", "local"), rep,
+                                              note="(cluster start included; target <= 1.3x)")
+    samples = "8" if args.quick else "64"
+    sobol = [*SIBSIM, "sensitivity", BENCH, "--method", "sobol", "--samples", samples, "--trials", "1000",
+             "--output", "investor_net_gain", "-q"]
+    res["sobol_2_processes"] = paired(f"sobol {samples} samples: 1 / 2 proc", lambda: wall([*sobol, "--workers", "1"]),
+                                      lambda: wall([*sobol, "--workers", "2"]), 1 if not args.quick else rep,
+                                      speedup=True, note="(target >= 1.7x)")
     if not args.quick:
         mb, secs = peak_memory_mb(1_000_000)
-        results["trials_1000000"] = {"peak_rss_mb": mb, "seconds": secs}
+        res["peak_memory_1m"] = {"peak_rss_mb": mb, "seconds": secs}
         print(f"  1,000,000 trials: peak resident memory {mb:,.0f} MB (target < 1,024 MB), {secs:.1f} s")
-    for extra in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        print(f"\n{extra.name}:")
-        subprocess.run([sys.executable, str(extra)], check=False, cwd=ROOT)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "benchmark.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(f"written {out / 'benchmark.json'}")
 
 
 if __name__ == "__main__":

@@ -15,15 +15,34 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import ScenarioError, SibsimError, UsageError
-from .spec import Scenario, load, loads
 
 __all__ = ["Run", "Scenario", "ScenarioError", "SibsimError", "UsageError", "__version__", "load", "loads", "simulate"]
 
+# Start-up (issue 15): nothing heavy at import. The scenario model (pydantic), the
+# distributions (scipy.special) and the engine load on first use, so ``sibsim --help``
+# and argument errors cost little more than Python itself. name -> (module, attribute)
+_LAZY = {
+    "Scenario": ("spec", "Scenario"), "load": ("spec", "load"), "loads": ("spec", "loads"),
+    "simulate": ("engine", "simulate"), "Run": ("run", "Run"),
+}
+
 
 def __getattr__(name):
-    # the engine pulls in more of numpy/scipy; import it on first use
-    if name in ("simulate", "Run"):
-        from . import engine, run
+    import importlib
 
-        return {"simulate": engine.simulate, "Run": run.Run}[name]
-    raise AttributeError(name)
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if not name.startswith("_"):  # a submodule, e.g. sibsim.spec.to_dict(...)
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module 'sibsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -18,13 +18,16 @@
  * count. One 64-bit hash gives two 32-bit uniforms: outcome k's achievement
  * (high half) and its timing (low half); draw 0 is engagement.
  *
- * For each participant (MODEL.md s.3-4), for each outcome k in order:
+ * For each participant (docs/model.md s.4-5), for each outcome k in order:
  * counterfactual achievement U_k < p0_k, treated U_k < p_k (p_k = p1_k if
  * engaged, else p0_k), both requiring the prerequisite in the same world;
  * period = start (or the prerequisite's period) + lag. Then, in each world,
  * payments in order of (payment period, outcome), each cut to what the
  * per-participant cap leaves, are added to (world, trial, outcome, payment
- * period) totals; period T collects payments due after the horizon.
+ * period) totals; period T collects payments due after the horizon. The
+ * counts (for volume caps) count only payments still above zero after the
+ * per-participant cap. sibsim/kernel_ref.py is the same pass in plain numpy;
+ * tests/test_kernel_ref.py holds the two together bit for bit.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -223,9 +226,9 @@ static int run_pass(const Pass *P) {
                         running += prices[k];
                         amt_w[k * T1 + pp] += pay;
                         if (same) amt_cf[k * T1 + pp] += pay;
-                        if (counts) {
-                            cnt_w[k * T1 + pp] += 1;
-                            if (same) cnt_cf[k * T1 + pp] += 1;
+                        if (counts) { /* a payment the per-participant cap cut to zero is not counted */
+                            cnt_w[k * T1 + pp] += pay > 0.0;
+                            if (same) cnt_cf[k * T1 + pp] += pay > 0.0;
                         }
                     }
                 } else {
@@ -236,9 +239,9 @@ static int run_pass(const Pass *P) {
                         const double pay = prices[k] < cap ? prices[k] : cap;
                         amt_w[k * T1 + pp] += pay;
                         if (same) amt_cf[k * T1 + pp] += pay;
-                        if (counts) {
-                            cnt_w[k * T1 + pp] += 1;
-                            if (same) cnt_cf[k * T1 + pp] += 1;
+                        if (counts) { /* a payment the per-participant cap cut to zero is not counted */
+                            cnt_w[k * T1 + pp] += pay > 0.0;
+                            if (same) cnt_cf[k * T1 + pp] += pay > 0.0;
                         }
                     }
                 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import draw
+from .kernel import participant_pass, thresholds
 from .spec.model import Scenario, Value
 
 
@@ -92,7 +93,7 @@ def _poisson_starts(sc: Scenario, params, d: draw.BlockDraws) -> tuple[np.ndarra
 
 def _lag_tables(sc: Scenario):
     K = len(sc.outcomes)
-    L = max(len(o.lag.values) for o in sc.outcomes)
+    L = max((len(o.lag.values) for o in sc.outcomes), default=1)  # no outcomes: impact estimates only (i10)
     vals = np.zeros((K, L), np.int64)
     cdf = np.ones((K, L))
     nv = np.zeros(K, np.int64)
@@ -128,8 +129,6 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     ``delivery_starts`` / ``delivery_engaged`` ((n, T) counts from the delivery
     model, docs/model.md s.12) replace the scenario's own starts and engagement draws.
     """
-    from .kernel import participant_pass, thresholds
-
     n, T = d.n, sc.horizon_periods
     p = sc.participants
     if delivery_starts is not None:
@@ -159,6 +158,9 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
     prices = np.zeros((n, K))
     for k, o in enumerate(sc.outcomes):
         prices[:, k] = value(rc.prices.get(o.name, 0.0), params)
+    counted = [k for k, o in enumerate(sc.outcomes) if o.kind == "count"]  # count outcomes: sibsim.counts (i10)
+    if counted:  # the participant pass skips them (never achieved, no price); add_counts fills their slots
+        p0[:, counted] = p1[:, counted] = prices[:, counted] = 0.0
     cap = value(rc.cap_per_participant, params, np.inf)
     cap_pp = np.broadcast_to(np.asarray(cap, dtype=float), (n,)).copy()
     prereq = np.array([-1 if o.requires is None else [q.name for q in sc.outcomes].index(o.requires)
@@ -174,6 +176,10 @@ def simulate_cohort(sc: Scenario, params: dict[str, np.ndarray], d: draw.BlockDr
                      np.ascontiguousarray(sp, dtype=np.int16), np.ascontiguousarray(engaged), thresholds(e),
                      thresholds(p0), thresholds(p1), prereq, lag_vals, thresholds(lag_cdf), lag_n, lag_uniform, prices, cap_pp, rc.payment_lag_periods,
                      p.payment_on == "engaged", T, counts, by_start, amt, cnt, ach, ach_start, engaged_starts)
+    if counted:
+        from .counts import add_counts
+
+        add_counts(sc, params, d, starts, engaged_starts, amt, cnt, ach, counts)
     f = np.float64
     return Cohort(np.ascontiguousarray(starts), engaged_starts.astype(f), ach[0].astype(f), ach[1].astype(f),
                   amt[0], amt[1], cnt[0].astype(f) if counts else None, cnt[1].astype(f) if counts else None,

@@ -11,15 +11,31 @@ from __future__ import annotations
 
 import functools
 import math
+import typing
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+MAX_ABS = 1e15  # no number in a scenario is larger: beyond it sums, variances and 64-bit counts overflow
+
+
+class _Lazy:
+    """``scipy.special``, imported on first use (issue 15: start-up pays only for what a run uses)."""
+
+    def __getattr__(self, name):
+        from scipy import special as module
+
+        return getattr(module, name)
+
+
+special = _Lazy()
 
 _TAIL = 1e-6  # beyond these quantiles the inverse CDF is computed exactly
-_Z = np.linspace(special.ndtri(_TAIL), special.ndtri(1 - _TAIL), 1 << 13)  # table grid, in normal scores
+# special.ndtri(_TAIL) and special.ndtri(1 - _TAIL), written out exactly (tests/test_startup.py checks them)
+_Z_ENDS = (-4.753424308822899, 4.753424308817087)
+_Z = np.linspace(*_Z_ENDS, 1 << 13)  # table grid, in normal scores
 
 
 @functools.lru_cache(maxsize=256)
@@ -44,8 +60,76 @@ def beta_ppf(a: float, b: float, u: np.ndarray) -> np.ndarray:
     return x
 
 
+def _admits_bool(ann) -> bool:
+    if ann is bool:
+        return True
+    if isinstance(ann, type):
+        return False
+    return any(_admits_bool(a) for a in typing.get_args(ann) if not isinstance(a, (str, int, float)))
+
+
+def _is_dict_type(ann) -> bool:
+    origin = typing.get_origin(ann)
+    if origin is dict:
+        return True
+    if isinstance(ann, type) or origin is None:
+        return False
+    return any(_is_dict_type(a) for a in typing.get_args(ann) if not isinstance(a, (str, int, float)))
+
+
+def _screen(value, loc: tuple, bools_ok: bool, out: list) -> None:
+    if isinstance(value, bool):
+        if not bools_ok:
+            out.append((loc, value, f"{str(value).lower()} is a yes/no value, not a number or a name"))
+    elif isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append((loc, value, f"must be a finite number; got {value}"))
+        elif abs(value) > MAX_ABS:
+            out.append((loc, value, f"{value:g} is too large; allowed: at most {MAX_ABS:g} in size"))
+    elif isinstance(value, (list, tuple)) and len(loc) < 3:  # a list's items, not lists within (aliases can
+        for i, x in enumerate(value):                        # make those exponentially many)
+            _screen(x, (*loc, i), bools_ok, out)
+
+
+_PLANS: dict = {}
+
+
+def screen_inputs(cls, data):
+    """A model's before-validator: refuse inputs pydantic would coerce silently.
+
+    ``true``/``yes`` where a number is expected (pydantic reads them as 1) and
+    numbers beyond +-1e15 (integers beyond 64 bits among them) are refused
+    with the field's location, before any coercion. Non-finite numbers are
+    refused by ``allow_inf_nan=False`` in the models' config.
+    """
+    if not isinstance(data, dict):
+        return data
+    plan = _PLANS.get(cls)
+    if plan is None:  # field (and alias) -> (admits a yes/no, is a mapping of values), once per class
+        plan = _PLANS[cls] = {k: (_admits_bool(f.annotation), _is_dict_type(f.annotation))
+                              for n, f in cls.__pydantic_fields__.items() for k in {n, f.alias or n}}
+    found: list = []
+    for key, v in data.items():
+        if not isinstance(key, str) or key not in plan:  # an unknown key is refused by extra="forbid"
+            continue
+        ok, mapping = plan[key]
+        if isinstance(v, dict):
+            if mapping:  # a mapping of values; a nested model screens itself
+                for k, x in v.items():
+                    _screen(x, (key, k), ok, found)
+        else:
+            _screen(v, (key,), ok, found)
+    if found:
+        raise ValidationError.from_exception_data(cls.__name__, [
+            InitErrorDetails(type=PydanticCustomError("refused_input", "{why}", {"why": why}), loc=loc, input=v)
+            for loc, v, why in found])
+    return data
+
+
 class _Prior(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    _screen_inputs = model_validator(mode="before")(classmethod(screen_inputs))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -188,7 +272,7 @@ class Normal(_Prior):
     sd: float = Field(ge=0)
     low: float | None = None
     high: float | None = None
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self):
@@ -243,7 +327,13 @@ class LogNormal(_Prior):
     dist: Literal["lognormal"] = "lognormal"
     mean_: float = Field(alias="mean", gt=0)
     sd: float = Field(gt=0)
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.sd / self.mean_ <= 1e6:  # beyond it log(1 + cv^2) overflows or the tails do
+            raise ValueError(f"sd / mean must be at most 1e6; got sd={self.sd:g}, mean={self.mean_:g}")
+        return self
 
     def _musigma(self):
         s2 = math.log(1 + (self.sd / self.mean_) ** 2)
@@ -273,7 +363,7 @@ class Beta(_Prior):
     b: float | None = Field(None, gt=0)
     mean_: float | None = Field(None, alias="mean")
     sd: float | None = Field(None, gt=0)
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self):
@@ -370,5 +460,8 @@ def apply_copula(u: np.ndarray, chol: np.ndarray | None) -> np.ndarray:
     """
     if chol is None:
         return u
-    z = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16)) @ chol.T
+    x = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16))
+    z = np.zeros_like(x)
+    for j in range(x.shape[1]):  # z = x @ chol.T term by term: a trial's draws must not depend on its batch
+        z += x[:, j, None] * chol[:, j]
     return special.ndtr(z)

@@ -31,6 +31,7 @@ from .outputs import check as check_outputs
 from .measure import add_measured
 from .payments import rate_card
 from .run import PATH_TRIALS, ModelResult, Run, versions
+from .termination import contract_end, stop
 from .spec import Scenario, load
 
 DEFAULT_CHUNK = 5_000
@@ -48,7 +49,9 @@ def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
     if sc.correlations:
         cm = correlation_matrix(names, [(c.a, c.b, c.rho) for c in sc.correlations])
         u = apply_copula(u, np.linalg.cholesky(cm))
-    return {nm: priors[nm].ppf(u[:, j]) for j, nm in enumerate(names)}
+    # a draw of an unbounded prior outside the range its uses allow (at most 0.1% of them: spec.uses) is clipped
+    bounds = sc.parameter_bounds
+    return {nm: np.clip(priors[nm].ppf(u[:, j]), *bounds.get(nm, (-np.inf, np.inf))) for j, nm in enumerate(names)}
 
 
 def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, ...] = ()) -> dict:
@@ -67,11 +70,18 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     if sc.measurement is not None:  # payments on measured improvement (docs/model.md s.6, sibsim.measure)
         pay, *measured = add_measured(sc, params, cohort, d, pay)
     costs = delivery_cost(sc, params, cohort)
+    end, stopped = None, ({}, {})
+    if sc.termination is not None:  # early termination (docs/model.md s.8.3, sibsim.termination)
+        end = contract_end(sc, d.n, measured[0])
+        pay, costs, *stopped = stop(sc, end, pay, costs)
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
     m.update(measured[0])
     ind.update(measured[1])
-    per_model, vfm, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay)
+    m.update(stopped[0])
+    ind.update(stopped[1])
+    per_model, vfm, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay,
+                                      **({} if end is None else {"end_period": end}))
     ind.update(vfm)
     m.update(extra)
     check_outputs(sc, shared=(m, ind), models=per_model, layer="simulate")
@@ -118,6 +128,12 @@ def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
     return starts, engaged, metrics
 
 
+def _delivery_engine() -> str:
+    from .delivery.run import engine_choice
+
+    return engine_choice(None)
+
+
 _BLAS_LIMIT = None
 
 
@@ -129,9 +145,16 @@ def _one_blas_thread() -> None:
     _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 
-def _check_int(name: str, v, lo: int) -> int:
+def _check_int(name: str, v, lo: int, limit: str | None = None) -> int:
+    """A whole number >= ``lo`` (and within ``sibsim.spec.limits`` ``limit``, with the limit in the message)."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise UsageError(f"{name} must be a whole number >= {lo}; got {v!r}")
+    if limit is not None:
+        from .spec.limits import over
+
+        msg = over(limit, int(v))
+        if msg:
+            raise UsageError(f"{name}: {msg}")
     return int(v)
 
 
@@ -146,14 +169,14 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     other finance models to run on the same draws (see :data:`sibsim.finance.MODELS`).
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
-    trials = _check_int("trials", trials, 1)
+    trials = _check_int("trials", trials, 1, "trials")
     finance = tuple(finance)
     unknown = [f for f in finance if f not in fin.MODELS]
     if unknown:
         raise UsageError(f"finance model {unknown[0]!r} is not known; models: {', '.join(fin.MODELS)}")
     seed = _check_int("seed", seed, 0)
-    events = sc.delivery is not None  # discrete-event trials are slow: smaller chunks, parallel sooner
-    chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1)
+    events = sc.delivery is not None and _delivery_engine() == "simpy"  # slow events: smaller chunks, parallel sooner
+    chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1, "chunk")
     if workers is None:
         workers = (os.cpu_count() or 1) if trials >= (2 * DELIVERY_CHUNK if events else PARALLEL_FROM) else 1
     workers = _check_int("workers", workers, 1)

@@ -22,14 +22,79 @@ period = start (or the prerequisite's period) + lag, the lag read from the
 outcome's lag table with the second uniform. Then, in each world, payments in
 order of (payment period, outcome), each cut to what the per-participant cap
 leaves, are added to ``(trial, outcome, payment period)`` totals; period ``T``
-collects payments due after the horizon (never paid).
+collects payments due after the horizon (never paid). The counts (for
+volume caps) count only payments still above zero after the per-participant cap.
+
+Which pass runs: ``SIBSIM_KERNEL=c`` the compiled one (an error if it was not
+built), ``SIBSIM_KERNEL=numpy`` the plain numpy reference
+(:mod:`sibsim.kernel_ref`, same numbers bit for bit, slower); unset, the
+compiled one if it was built, else the reference with a one-line notice on
+stderr (installing on a machine with no C compiler skips the build).
+``SIBSIM_KERNEL_SO`` names a compiled pass to load instead of
+``sibsim._kernel`` (the mutation check, tests/mutation, builds mutants there).
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
 import numpy as np
 
-from . import _kernel
+from . import kernel_ref
+from .errors import UsageError
+
+_NOTICE_SHOWN = False
+_C = {}
+
+
+def _compiled():
+    """The compiled module (``sibsim._kernel``, or the file ``SIBSIM_KERNEL_SO`` names), None if absent."""
+    path = os.environ.get("SIBSIM_KERNEL_SO") or ""
+    if path not in _C:
+        try:
+            if path:
+                loader = importlib.machinery.ExtensionFileLoader("_kernel", path)
+                spec = importlib.util.spec_from_file_location("_kernel", path, loader=loader)
+                mod = importlib.util.module_from_spec(spec)
+                loader.exec_module(mod)
+            else:
+                from . import _kernel as mod
+        except ImportError:
+            if path:
+                raise
+            mod = None
+        _C[path] = mod
+    return _C[path]
+
+
+def _notice() -> None:
+    """Say once per run (not once per worker process) that the numpy pass stands in for the compiled one."""
+    global _NOTICE_SHOWN
+    if _NOTICE_SHOWN or os.environ.get("SIBSIM_KERNEL_NOTICE_SHOWN"):
+        return
+    _NOTICE_SHOWN = True
+    os.environ["SIBSIM_KERNEL_NOTICE_SHOWN"] = "1"  # inherited by worker processes started after this
+    print("sibsim: compiled participant pass not built (no C compiler at install?); using the slower numpy "
+          "reference (same results)", file=sys.stderr)
+
+
+def backend() -> str:
+    """``"c"`` or ``"numpy"``: the participant pass this process runs (see the module docstring)."""
+    choice = os.environ.get("SIBSIM_KERNEL", "").strip().lower()
+    if choice not in ("", "c", "numpy"):
+        raise UsageError(f"SIBSIM_KERNEL must be 'c' or 'numpy'; got {choice!r}")
+    if choice == "numpy":
+        return "numpy"
+    if _compiled() is not None:
+        return "c"
+    if choice == "c":
+        raise UsageError("SIBSIM_KERNEL=c but sibsim's compiled participant pass (sibsim/_kernel.c) was not built; "
+                         "reinstall sibsim with a C compiler, or unset SIBSIM_KERNEL to use the numpy pass")
+    _notice()
+    return "numpy"
 
 
 def _c(x, dtype) -> np.ndarray:
@@ -81,7 +146,15 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
             raise ValueError(f"participant_pass: {name} must be writeable")
     if not draw_e and eng_given.shape != (n, N):
         raise ValueError(f"participant_pass: eng_given must have shape {(n, N)}; got {eng_given.shape}")
-    _kernel.participant_pass(
+    if np.any(np.asarray(prereq) >= np.arange(K)):
+        raise ValueError("participant_pass: an outcome's prerequisite must come before it")
+    if backend() == "numpy":
+        kernel_ref.participant_pass(
+            key, first_trial, start, _c(eng_given, np.bool_), _c(e, i8), p0, p1, _c(prereq, i8), _c(lag_vals, i8),
+            _c(lag_cdf, i8), _c(lag_n, i8), _c(lag_uniform, np.bool_), prices, cap_pp, pay_lag, pay_engaged_only, T,
+            counts, by_start, amt, cnt, ach, ach_start, eng_starts)
+        return
+    _compiled().participant_pass(
         n, N, K, L, T, ns, int(key), int(first_trial), int(pay_lag),
         draw_e, bool(pay_engaged_only), bool(counts), bool(by_start),
         start, _c(eng_given, np.bool_), _c(e, i8), p0, p1, _c(prereq, i8), _c(lag_vals, i8), _c(lag_cdf, i8),
@@ -91,3 +164,7 @@ def participant_pass(key, first_trial, start, eng_given, e, p0, p1, prereq, lag_
 def thresholds(p: np.ndarray) -> np.ndarray:
     """Probabilities as int64 thresholds for 32-bit uniform integers: ``u < round(p * 2**32)``."""
     return np.rint(np.clip(p, 0.0, 1.0) * 4294967296.0).astype(np.int64)
+
+
+if os.environ.get("SIBSIM_KERNEL", "").strip().lower() in ("", "c") and _compiled() is None:
+    _notice()  # at import, in the main process, before any worker is forked

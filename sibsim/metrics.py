@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .finance.cashflows import discount_factors
+from .finance.cashflows import discount_factors, present_value
 from .payments import Payments
 
 SUMMARY_STATS = ("mean", "std", "mcse", "p5", "p50", "p95", "nan")
@@ -31,12 +31,12 @@ def per_trial(sc, *, params: dict[str, np.ndarray], pay: Payments, costs: np.nda
             "participants": starts.sum(axis=1),
             "engaged": engaged_starts.sum(axis=1),
             "outcome_payments": paid,
-            "outcome_payments_pv": pay.treated @ disc,
+            "outcome_payments_pv": present_value(pay.treated, disc),
             "counterfactual_payments": paid_cf,
             "deadweight_share": np.where(paid > 0, paid_cf / paid, np.nan),
             "cost_per_additional_outcome": np.where(add_total > 0, paid / add_total, np.nan),
             "delivery_cost": costs.sum(axis=1),
-            "delivery_cost_pv": costs @ disc,
+            "delivery_cost_pv": present_value(costs, disc),
         }
     for k, o in enumerate(sc.outcomes):
         m[f"outcomes.{o.name}"] = pay.outcomes_tr[:, k]

@@ -81,7 +81,8 @@ def _s(name, label, unit, party, help="", **kw):
 def _target(sc) -> bool:
     m = sc.measurement
     by_name = {o.name: o for o in m.outcomes}
-    return all(by_name[p.outcome].target_effect is not None for p in m.points)
+    return (all(by_name[p.outcome].target_effect is not None for p in m.points)
+            and all(e.target_effect is not None for e in getattr(m, "estimates", ())))
 
 
 WHEN = {  # condition name -> predicate on the scenario: when an output exists
@@ -89,6 +90,7 @@ WHEN = {  # condition name -> predicate on the scenario: when an output exists
     "measurement": lambda sc: sc.measurement is not None,
     "target": lambda sc: sc.measurement is not None and _target(sc),
     "delivery": lambda sc: sc.delivery is not None,
+    "termination": lambda sc: getattr(sc, "termination", None) is not None,
     "appraisal": lambda sc: getattr(sc, "appraisal", None) is not None,
     "tranches": lambda sc: bool(sc.finance.sib.tranches),
     "valued": lambda sc: getattr(sc, "appraisal", None) is not None and bool(sc.appraisal.value_per_outcome),
@@ -114,6 +116,9 @@ DECLARED: tuple[Output, ...] = (
     _s("additional_outcomes.<outcome>", "Additional outcomes: {outcome}", "count", "outcomes"),
     _s("any_payment", "Any outcome payment", P, "outcomes", kind="indicator"),
     _s("contract_cap_reached", "Contract cap reached", P, "outcomes", kind="indicator", when="cap"),
+    _s("termination_period", "Last period of the contract", "periods", "outcomes",
+       "the period the contract ended (the horizon's last when it ran its course)", when="termination"),
+    _s("terminated_early", "Contract terminated early", P, "outcomes", kind="indicator", when="termination"),
     # measured outcomes (sibsim.measure)
     *(_s(f"measurement.{name}", label, unit, "measurement", kind=kind, when=when) for name, label, unit, kind, when in (
         ("<point>.observed_rate", "Measured {point}: observed rate", "share", "metric", "measurement"),
@@ -122,6 +127,9 @@ DECLARED: tuple[Output, ...] = (
         ("<point>.true_improvement", "Measured {point}: true improvement", "share", "metric", "measurement"),
         ("<point>.payment", "Measured {point}: payment", "currency", "metric", "measurement"),
         ("<point>_triggered", "Measured {point}: payment triggered", P, "indicator", "measurement"),
+        ("<point>_trigger_met", "Measured {point}: trigger met", P, "indicator", "measurement"),
+        ("<estimate>.mean_estimate", "Impact estimate {estimate}: mean estimate", "share", "metric", "measurement"),
+        ("<estimate>_paid", "Impact estimate {estimate}: paid", P, "indicator", "measurement"),
         ("payments", "Measured payments", "currency", "metric", "measurement"),
         ("payments_no_effect", "Measured payments with no effect", "currency", "metric", "measurement"),
         ("payments_at_target", "Measured payments at the target effect", "currency", "metric", "target"),
@@ -143,7 +151,6 @@ DECLARED: tuple[Output, ...] = (
     _s("delivery.starts_short_of_plan", "Starts short of plan", "count", "delivery",
        "expected referrals (capped at the contract maximum) less actual starts", **DLV),
     _s("delivery.events", "Discrete events simulated", "count", "delivery", **DLV),
-    _s("delivery.fast_path", "Trial on the no-queue fast path", "share", "delivery", **DLV),
     # value-for-money comparisons between models (sibsim.finance.appraisal): shared, they span models
     _s("vfm.<model>_better_than_fee", "P({model} better value than fee for service)", P, "commissioner",
        kind="indicator", when="valued"),
@@ -185,6 +192,8 @@ DECLARED: tuple[Output, ...] = (
     _m("investor_distributions", "Investor distributions", "currency", "investor", **INV),
     _m("investor_net_gain", "Investor net gain", "currency", "investor", "distributions less drawdowns", **INV),
     _m("investor_moic", "Investor multiple of money (MOIC)", "multiple", "investor", **INV),
+    _m("investor_moic_ex_guarantee", "Investor multiple from outcome payments alone", "multiple", "investor",
+       "distributions / drawdowns, the guarantee apart", **INV),
     _m("investor_irr", "Investor IRR (annual)", "rate_per_year", "investor", **INV),
     _m("investor_peak_capital", "Investor peak capital", "currency", "investor", **INV),
     _m("investor_loss", "Investor loss", P, "investor", "net gain below zero", kind="indicator", **INV),
@@ -259,8 +268,11 @@ def _values(o: Output, ph: str, sc, own: str) -> list[str]:
     """The values placeholder ``ph`` of declaration ``o`` takes in a run of ``sc`` (own model ``own``)."""
     if ph == "outcome":
         return [x.name for x in sc.outcomes]
-    if ph == "point":
-        return [x.name for x in sc.measurement.points]
+    if ph == "point":  # an impact estimate's payment reads like a point's
+        est = [x.name for x in getattr(sc.measurement, "estimates", ())] if o.name.endswith(".payment") else []
+        return [x.name for x in sc.measurement.points] + est
+    if ph == "estimate":
+        return [x.name for x in getattr(sc.measurement, "estimates", ())]
     if ph == "tranche":
         return [t.name for t in sc.finance.sib.tranches or () if t.holder == o.party]
     if ph == "wtp":
@@ -302,7 +314,9 @@ def _context(sc) -> dict[str, set[str] | None]:
     tranches = getattr(getattr(getattr(sc, "finance", None), "sib", None), "tranches", None) or ()
     meas = getattr(sc, "measurement", None)
     return {"outcome": {o.name for o in sc.outcomes}, "tranche": {t.name for t in tranches},
-            "point": {p.name for p in meas.points} if meas is not None else set(),
+            "point": ({p.name for p in meas.points} | {e.name for e in getattr(meas, "estimates", ())}
+                      if meas is not None else set()),
+            "estimate": {e.name for e in getattr(meas, "estimates", ())} if meas is not None else set(),
             "model": set(FINANCE_MODELS), "wtp": None}
 
 

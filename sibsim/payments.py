@@ -5,10 +5,12 @@ achievement; payments due after the horizon are not made. Caps apply in this
 order:
 
 1. per participant, across outcomes, in payment order (ties within a period in
-   the scenario's outcome order): a payment is cut to what is left under the cap;
-2. per outcome volume: at most ``cap_per_outcome[k]`` outcomes are paid; in the
-   period that crosses the limit, that period's payments for k are scaled down
-   pro rata to the number still allowed;
+   the scenario's outcome order): a payment is cut to what is left under the cap
+   (done in the participant pass, sibsim.kernel);
+2. per outcome volume: at most ``cap_per_outcome[k]`` payments for k, counting
+   only payments still above zero after step 1, in order of payment period; in
+   the period that crosses the limit, each of that period's payments for k is
+   scaled by (places left) / (payments in the period); later ones are not paid;
 3. contract total: payments stop once cumulative payments reach the cap, the
    payment that crosses it cut to fit.
 
@@ -47,7 +49,10 @@ def _cap_cumulative(x: np.ndarray, cap) -> np.ndarray:
 
 
 def _volume_capped(amount: np.ndarray, count: np.ndarray, vcap: int) -> np.ndarray:
-    """Scale (n, T+1) payments for one outcome so at most ``vcap`` outcomes are paid."""
+    """Scale (n, T+1) payments for one outcome so at most ``vcap`` are paid.
+
+    ``count``: the number of non-zero payments in each period (after the per-participant cap).
+    """
     before = np.cumsum(count, axis=1) - count
     allowed = np.clip(vcap - before, 0, None)
     frac = np.divide(allowed, count, out=np.ones_like(count), where=count > allowed)

@@ -196,7 +196,7 @@ def _names(sc: Scenario, names: Sequence[str] | None) -> list[str]:
         return unc
     bad = [n for n in names if n not in unc]
     if bad:
-        raise UsageError(f"--params {', '.join(repr(n) for n in bad)}: not an uncertain parameter of scenario "
+        raise UsageError(f"parameters {', '.join(repr(n) for n in bad)}: not an uncertain parameter of scenario "
                          f"'{sc.name}'; uncertain parameters: {', '.join(unc) or '(none)'}")
     return list(names)
 
@@ -227,10 +227,10 @@ def sensitivity(scenario, *, method: str = "sobol", output: str, stat: str = "me
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     if method not in METHODS:
-        raise UsageError(f"--method {method!r}: methods are {', '.join(METHODS)}")
+        raise UsageError(f"method {method!r} is not known; methods: {', '.join(METHODS)}")
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
-        raise UsageError(f"--samples must be a whole number >= 2; got {samples!r}")
-    check_output(sc, output, stat)
+        raise UsageError(f"samples must be a whole number >= 2; got {samples!r}")
+    check_output(sc, output, stat, option="output")
     names = _names(sc, names)
     model = scenario_model(sc, names, output=output, stat=stat, trials=trials, seed=seed, workers=workers,
                            scheduler=scheduler, progress=progress)
@@ -245,3 +245,29 @@ def sensitivity(scenario, *, method: str = "sobol", output: str, stat: str = "me
     meta = {**res.meta, "output": output, "stat": stat, "trials": trials, "seed": seed,
             "scenario": {"name": sc.name, "hash": sc.content_hash}}
     return SensitivityResult(res.method, res.names, res.indices, res.ranges, res.evaluations, res.base, meta)
+
+
+def reliability_warnings(result: SensitivityResult, *, tolerance: float = 0.05) -> list[str]:
+    """Why Sobol indices from too small a sample should not be read, in words (empty when they look sound).
+
+    Sound indices satisfy 0 <= S1 <= ST and sum(S1) <= 1 (Saltelli et al. 2010, Comput. Phys. Commun.
+    181:259); sampling error breaks these at small ``samples``, and wide bootstrap intervals say the same.
+    """
+    if result.method != "sobol":
+        return []
+    out = []
+    idx = result.indices
+    worse = [n for n in result.names if idx[n]["S1"] > idx[n]["ST"] + tolerance]
+    if worse:
+        out.append(f"first-order index above the total index for {', '.join(worse)}, which is impossible")
+    total = sum(max(idx[n]["S1"], 0.0) for n in result.names)
+    if total > 1 + tolerance:
+        out.append(f"first-order indices sum to {total:.2f}, above 1")
+    wide = [n for n in result.names if max(idx[n]["S1_conf"], idx[n]["ST_conf"]) > 0.1]
+    if wide:
+        out.append(f"95% intervals wider than +/-0.10 for {', '.join(wide)}")
+    if out:
+        n = result.meta.get("samples", "?")
+        out.append(f"the sample ({n} base samples) is too small for these indices to mean much: use more samples "
+                   "(e.g. 4 or 16 times as many)")
+    return out

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -172,6 +173,10 @@ def grid(**values: Sequence[float]) -> list[dict[str, float]]:
     for n, v in values.items():
         if len(v) == 0:
             raise UsageError(f"grid {n}: no values given")
+    from .spec.limits import over
+
+    if msg := over("points", math.prod(len(v) for v in values.values())):
+        raise UsageError(f"grid: {msg}")
     return [dict(zip(names, map(float, combo))) for combo in itertools.product(*values.values())]
 
 
@@ -181,6 +186,10 @@ def lhs(n: int, ranges: Mapping[str, tuple[float, float]], seed: int) -> list[di
 
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UsageError(f"--lhs must be a whole number >= 1; got {n!r}")
+    from .spec.limits import over
+
+    if msg := over("points", n):
+        raise UsageError(f"Latin hypercube: {msg}")
     if not ranges:
         raise UsageError("a Latin hypercube needs at least one --range name=low:high")
     for k, (lo, hi) in ranges.items():
@@ -224,9 +233,32 @@ def _evaluate(sc: Scenario, trials: int, seed: int, reduce: Callable) -> object:
     return reduce(simulate(sc, trials=trials, seed=seed, workers=1))
 
 
-def _evaluate_indexed(job: tuple) -> tuple[int, object]:
-    i, *args = job
-    return i, _evaluate(*args)
+def _evaluate_chunk(job: tuple) -> list[tuple[int, object]]:
+    """One task: several points, ``[(index, reduce(run)), ...]``."""
+    items, trials, seed, reduce = job
+    return [(i, _evaluate(s, trials, seed, reduce)) for i, s in items]
+
+
+CHUNKS_PER_WORKER = 4  # tasks per worker: few enough to amortise dispatch, enough to balance the load
+
+
+def chunks(n: int, workers: int) -> list[range]:
+    """Split point indices ``0 .. n-1`` into contiguous chunks, about ``CHUNKS_PER_WORKER`` a worker."""
+    size = max(1, -(-n // (max(1, workers) * CHUNKS_PER_WORKER)))
+    return [range(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _warm(scs: Sequence[Scenario]) -> None:
+    """Load the engine and build every prior's inverse-CDF tables once, before workers fork (they inherit them)."""
+    from . import engine  # noqa: F401  (imports the engine's modules and the compiled passes)
+
+    seen = set()
+    for s in scs:
+        for prior in s.priors.values():
+            key = repr(prior)
+            if key not in seen:
+                seen.add(key)
+                prior.ppf(np.array([0.5]))
 
 
 def _client(scheduler, workers: int | None):
@@ -236,8 +268,13 @@ def _client(scheduler, workers: int | None):
     if isinstance(scheduler, Client):
         return scheduler, []
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=":0")
+        import dask
+
+        # the workers fork from this process, which has loaded the engine and built the tables (_warm):
+        # they start warm instead of importing everything again (spawn, Dask's default)
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
         client = Client(cluster)
         return client, [client, cluster]
     try:
@@ -255,6 +292,9 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask
     scheduler address (``tcp://host:8786``) or a ``distributed.Client``.
     ``reduce`` must be picklable (a module-level function or a partial of one).
+    Processes and Dask workers get the points in contiguous chunks (:func:`chunks`), several
+    points a task; local workers fork from this process after it has loaded the engine and
+    built the priors' tables (:func:`_warm`), so they start warm.
     """
     if not points:
         return
@@ -263,13 +303,16 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     if scheduler is not None:
         from distributed import as_completed
 
+        if scheduler == "local":
+            _warm(scs)
         client, closers = _client(scheduler, workers)
         try:
-            futs = [client.submit(_evaluate, s, trials, seed, reduce, pure=False) for s in scs]
-            index = {f.key: i for i, f in enumerate(futs)}
+            slots = sum(client.nthreads().values()) or 1
+            futs = [client.submit(_evaluate_chunk, ([(i, scs[i]) for i in c], trials, seed, reduce), pure=False)
+                    for c in chunks(len(scs), slots)]
             try:
-                for f, res in as_completed(futs, with_results=True):
-                    yield index[f.key], res
+                for _, res in as_completed(futs, with_results=True):
+                    yield from res
             finally:
                 client.cancel(futs)
         finally:
@@ -287,11 +330,13 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
 
     # multiprocessing.Pool forks its workers before starting its own threads; stopped early
     # (an error, an interrupt, a consumer that stops iterating) it terminates them
+    _warm(scs)
     pool = get_context("fork").Pool(min(workers, len(points)))
     finished = False
     try:
-        jobs = [(i, s, trials, seed, reduce) for i, s in enumerate(scs)]
-        yield from pool.imap_unordered(_evaluate_indexed, jobs)
+        jobs = [([(i, scs[i]) for i in c], trials, seed, reduce) for c in chunks(len(scs), workers)]
+        for res in pool.imap_unordered(_evaluate_chunk, jobs):
+            yield from res
         finished = True
     finally:
         if finished:

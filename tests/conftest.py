@@ -28,8 +28,14 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# No test may depend on wall-clock speed: hypothesis's deadline and its too-slow health check are timings,
+# off for every test (a test's own @settings inherits this profile for what it does not set).
+settings.register_profile("sibsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sibsim")
 
 PG_SYSTEM_USER = "sibsim-pg"  # PostgreSQL refuses to run as root
 PG_DB_USER = "sibsim"
@@ -257,7 +263,7 @@ def browser(chromium_path: str):
             executable_path=chromium_path,
             headless=True,
             args=CHROMIUM_ARGS,
-            timeout=60_000,
+            timeout=180_000,
         )
         try:
             yield b
@@ -271,7 +277,7 @@ def browser(chromium_path: str):
 def page(browser):
     """A new page in its own browser context, closed after the test."""
     context = browser.new_context()
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(120_000)  # a hang guard, not a speed test: a busy 2-core machine is slow
     pg = context.new_page()
     try:
         yield pg

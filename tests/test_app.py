@@ -15,7 +15,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 import sibsim  # noqa: E402
 from sibsim import outputs  # noqa: E402
 
-TIMEOUT = 60  # seconds per script run (the first one imports numpy, scipy, matplotlib)
+# seconds per script run: a guard against a hung script, not a speed test (a busy shared machine can take
+# many times the idle time; runs here are small). Speed is measured in benchmarks/.
+TIMEOUT = 600
 TRIALS = 500
 
 
@@ -86,7 +88,7 @@ def test_every_shipped_scenario_loads_runs_and_places(app, name):
     sc = ok(app).session_state["scenario"]
     assert sc == sibsim.load(Path(app.session_state["scenario_source"])) and f"{sc.name}** is valid" in texts(app.success)
     assert len(app.image) == len(sc.parameters)
-    run(app, trials=300)
+    run(app, trials=100 if sc.delivery is not None else 300)  # discrete-event trials are costly: the box's minimum
     assert len(app.metric) >= 4 and len(app.image) == 3
     go(app, "evidence")
     assert app.image  # where it sits among INDIGO projects
@@ -195,7 +197,7 @@ def test_run_shows_headline_figures_distributions_and_downloads(app):
     assert metrics["Expected outcome payments"].startswith("£")
     assert len(app.image) == 3  # IRR histogram, payments histogram, fan charts
     assert [b.label for b in app.download_button] == ["Run record (JSON)", "Per-trial results (CSV)",
-                                                      "Figures (PNG)"]
+                                                      "Figures (PNG)", "Workbook (Excel)", "Report (PDF)"]
     summary = app.dataframe[0].value
     assert "Outcome payments owed (rate card)" in summary.index.get_level_values("output")
     assert summary.index.get_level_values("party")[0] == "Commissioner (public sector)"  # grouped by party

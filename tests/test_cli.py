@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -123,12 +124,23 @@ def test_run_json_has_every_field_of_benchmark_md(default_run):
     for m in REQUIRED_METRICS:
         s = data["metrics"][m]
         assert SUMMARY_FIELDS <= set(s), m
-        assert isinstance(s["nan"], int) and 0 <= s["nan"] <= TRIALS
-        if s["nan"] < TRIALS:
-            assert s["p5"] <= s["p50"] <= s["p95"], m
-            assert s["std"] >= 0 and s["mcse"] >= 0
+        # every summary recomputed from the per-trial CSV of the same run (its own column, written separately)
+        col = default_run["csv"][m].to_numpy(dtype=float)
+        ok = col[~np.isnan(col)]
+        assert s["nan"] == TRIALS - ok.size and isinstance(s["nan"], int), m
+        assert ok.size > TRIALS // 2, m
+        sd = ok.std(ddof=1)
+        assert s["mean"] == pytest.approx(ok.mean(), rel=1e-12, abs=1e-9), m
+        assert s["std"] == pytest.approx(sd, rel=1e-9), m
+        assert s["mcse"] == pytest.approx(sd / np.sqrt(ok.size), rel=1e-9), m
+        for q in (5, 50, 95):
+            assert s[f"p{q}"] == pytest.approx(np.percentile(ok, q), rel=1e-12, abs=1e-9), (m, q)
     loss = data["probabilities"]["investor_loss"]
-    assert set(loss) >= {"p", "se"} and 0 <= loss["p"] <= 1 and loss["se"] >= 0
+    lost = default_run["csv"]["investor_loss"].to_numpy(dtype=bool)
+    assert lost.sum() == (default_run["csv"]["investor_net_gain"] < 0).sum()  # the indicator's definition
+    p = lost.mean()
+    assert 0 < p < 1  # the benchmark's investors lose in some trials and not in others
+    assert loss["p"] == pytest.approx(p, rel=1e-12) and loss["se"] == pytest.approx(np.sqrt(p * (1 - p) / TRIALS))
     assert data["timing"]["engine_seconds"] > 0
     assert data["metrics"]["outcome_payments"]["mean"] > data["metrics"]["counterfactual_payments"]["mean"]
 

@@ -427,3 +427,30 @@ def test_tabulated_beta_inverse_cdf_matches_scipy(a, b):
     u = np.random.default_rng(7).random(200_000)
     u[:4] = [0.0, 1e-9, 1 - 1e-9, 1.0]  # the exact tails
     np.testing.assert_allclose(beta_ppf(a, b, u), special.betaincinv(a, b, u), rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- validation of hostile arguments
+
+
+@pytest.mark.parametrize("kind, args, words", [
+    ("fixed", {"value": True}, "yes/no"),
+    ("fixed", {"value": float("nan")}, "finite"),
+    ("normal", {"mean": 0.0, "sd": float("inf")}, "finite"),
+    ("normal", {"mean": 0.0, "sd": 1e308}, "too large"),
+    ("uniform", {"low": float("-inf"), "high": 1.0}, "finite"),
+    ("empirical", {"values": [1.0, float("nan")]}, "finite"),
+    ("lognormal", {"mean": 1e-200, "sd": 1.0}, "sd / mean must be at most 1e6"),
+    ("beta", {"a": 10**20, "b": 1.0}, "too large"),
+])
+def test_priors_refuse_hostile_arguments(kind, args, words):
+    from pydantic import TypeAdapter
+
+    from sibsim.dists import Prior
+
+    with pytest.raises(ValidationError, match=words):
+        TypeAdapter(Prior).validate_python({"dist": kind, **args})
+
+
+def test_a_lognormal_with_negligible_spread_is_a_point():
+    p = LogNormal(mean=2.0, sd=1e-200)
+    assert p.ppf(np.array([0.1, 0.9])).tolist() == [2.0, 2.0]

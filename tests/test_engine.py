@@ -74,6 +74,20 @@ def test_volume_cap_per_outcome():
     assert run.metrics["outcomes.a"][0] == 3  # achieved, though only two are paid
 
 
+def test_volume_cap_pays_exactly_the_first_outcomes_up_to_the_limit():
+    """Benchmark draws without per-participant or contract cap, payment lag 0: a volume cap of 260 job entries
+    removes 3,500 for every job entry beyond 260 within the horizon, trial by trial."""
+    d = benchmark_dict()
+    d["rate_card"] = {"prices": d["rate_card"]["prices"], "payment_lag_periods": 0}
+    free = sibsim.simulate(scenario(d), trials=400, seed=5).metrics
+    d["rate_card"]["cap_per_outcome"] = {"job_entry": 260}
+    capped = sibsim.simulate(scenario(d), trials=400, seed=5).metrics
+    excess = np.maximum(free["outcomes.job_entry"] - 260, 0)
+    assert (excess > 0).mean() > 0.3 and (excess == 0).mean() > 0.1  # the cap binds in some trials, not all
+    np.testing.assert_allclose(capped["outcome_payments"], free["outcome_payments"] - 3500 * excess, rtol=1e-12)
+    np.testing.assert_array_equal(capped["outcomes.job_entry"], free["outcomes.job_entry"])  # achieved, not paid
+
+
 def test_payment_on_engaged_only():
     d = tiny()
     d["participants"]["engagement"] = 0.0
@@ -209,9 +223,25 @@ def test_caps_additionality_and_cash_conservation(d, seed):
     if rc.cap_total is not None:
         assert pay.max() <= rc.cap_total + 1e-6 and cf.max() <= rc.cap_total + 1e-6
     if rc.cap_per_participant is not None:
-        assert pay.max() <= 1000 * rc.cap_per_participant + 1e-6
+        # the same draws without the cap: per trial the cap can only lower payments, in both worlds, and must
+        # lower them where it binds (7,000 < a job entry and sustained job, 7,500)
+        free = {**d, "rate_card": {k: v for k, v in d["rate_card"].items() if k != "cap_per_participant"}}
+        unc = sibsim.simulate(scenario(free), trials=200, seed=seed)
+        assert np.all(pay <= unc.metrics["outcome_payments"] + 1e-6)
+        assert np.all(cf <= unc.metrics["counterfactual_payments"] + 1e-6)
+        if rc.cap_per_participant < 7500 and rc.cap_total is None:
+            assert np.mean(pay < unc.metrics["outcome_payments"]) > 0.9
+        if rc.cap_per_participant >= 8500:  # above every participant's possible total: no effect at all
+            np.testing.assert_array_equal(pay, unc.metrics["outcome_payments"])
     if "job_entry" in rc.cap_per_outcome:
-        assert run.metrics["outcome_payments"].max() <= 1000 * 1000 + 4000 * 1000 + 3500 * rc.cap_per_outcome["job_entry"]
+        # the same draws without the volume cap: it removes at most one payment (<= 3,500) for each job entry
+        # beyond the limit, and never adds
+        vcap = rc.cap_per_outcome["job_entry"]
+        nov = sibsim.simulate(scenario({**d, "rate_card": {**d["rate_card"], "cap_per_outcome": {}}}), trials=200,
+                              seed=seed).metrics["outcome_payments"]
+        excess = np.maximum(run.metrics["outcomes.job_entry"] - vcap, 0)
+        assert np.all(pay <= nov + 1e-6)
+        assert np.all(pay >= nov - 3500 * excess - 1e-6)
     # beneficial effects only: additional outcomes never negative, participant by participant in aggregate
     for k in ("job_entry", "job_sustained", "qualification"):
         assert run.metrics[f"additional_outcomes.{k}"].min() >= 0
@@ -230,10 +260,47 @@ def test_larger_effect_never_lowers_expected_payments():
 
 
 def test_common_random_numbers_make_treated_a_superset_per_trial():
-    sc = sibsim.load(ROOT / "scenarios" / "benchmark.yaml").with_params(job_entry_uplift=0.0)
-    run = sibsim.simulate(sc, trials=500, seed=9)
-    # zero uplift: the job entry outcome is identical in both worlds, trial by trial
-    np.testing.assert_array_equal(run.metrics["outcomes.job_entry"], run.metrics["counterfactual_outcomes.job_entry"])
+    # one participant per trial, so each trial's counts are one participant's outcomes: with a beneficial effect
+    # everyone who achieves an outcome without the programme achieves it with it (same uniform, same period),
+    # and the treated world adds exactly the achievers between p0 and p1
+    d = tiny(horizon_periods=12)
+    for o, (p0, size) in zip(d["outcomes"], ((0.3, 0.2), (0.5, 0.25), (0.2, 0.0))):
+        o["baseline"], o["effect"] = p0, {"type": "absolute", "size": size}
+    run = sibsim.simulate(scenario(d), trials=4000, seed=9)
+    m = run.metrics
+    for k in ("a", "b", "c"):
+        tr, cf = m[f"outcomes.{k}"], m[f"counterfactual_outcomes.{k}"]
+        assert set(np.unique(tr)) <= {0, 1} and np.all(tr >= cf), k  # superset, participant by participant
+    # P(treated only) = p1 - p0: 0.2 for a, 0.5 x 0.75 - 0.3 x 0.5 = 0.225 for b (requires a); c has no effect
+    only_a = np.mean(m["outcomes.a"] > m["counterfactual_outcomes.a"])
+    only_b = np.mean(m["outcomes.b"] > m["counterfactual_outcomes.b"])
+    assert abs(only_a - 0.2) < 4 * np.sqrt(0.2 * 0.8 / 4000)
+    assert abs(only_b - 0.225) < 4 * np.sqrt(0.225 * 0.775 / 4000)
+    np.testing.assert_array_equal(m["outcomes.c"], m["counterfactual_outcomes.c"])  # same uniform, same p
+    assert 0.17 < m["outcomes.c"].mean() < 0.23
+    # and payments: treated never below counterfactual for the participant
+    assert np.all(m["outcome_payments"] >= m["counterfactual_payments"])
+
+
+def test_volume_cap_counts_only_payments_left_by_the_participant_cap():
+    """docs/model.md s.5, worked example: the per-participant cap runs first; the volume cap counts what it left."""
+    d = tiny(horizon_periods=4)
+    d["participants"]["starts"]["per_period"] = [1000]
+    d["outcomes"] = [
+        {"name": "a", "baseline": 0.0, "effect": {"size": 0.5}, "lag": {"dist": "fixed", "periods": 1}},
+        {"name": "b", "baseline": 0.0, "effect": {"size": 1.0}, "lag": {"dist": "fixed", "periods": 2}},
+    ]
+    d["rate_card"] = {"prices": {"a": 5000, "b": 1000}, "payment_lag_periods": 0, "cap_per_participant": 5000,
+                      "cap_per_outcome": {"b": 500}}
+    run = sibsim.simulate(scenario(d), trials=50, seed=2)
+    paths = np.asarray(run.paths["outcome_payments"], dtype=float)  # first trials, by period
+    n_a = run.metrics["outcomes.a"][: len(paths)]
+    np.testing.assert_array_equal(paths[:, 1], 5000 * n_a)  # a at period 1, all paid
+    # b at period 2: those who achieved a have used their cap (paid 0, not counted); of the others at most 500
+    np.testing.assert_allclose(paths[:, 2], 1000 * np.minimum(1000 - n_a, 500), rtol=1e-12)
+    assert 450_000 < paths[:, 2].mean() <= 500_000  # before the fix: about 250,000
+    total = 5000 * run.metrics["outcomes.a"] + 1000 * np.minimum(1000 - run.metrics["outcomes.a"], 500)
+    np.testing.assert_allclose(run.metrics["outcome_payments"], total, rtol=1e-12)
 
 
 # --- invariance ----------------------------------------------------------------------------

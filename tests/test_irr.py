@@ -279,3 +279,33 @@ def test_annualise():
     np.testing.assert_allclose(got, [1.1**4 - 1, np.nan, 0.0, 0.5**4 - 1], rtol=1e-15)
     assert np.isnan(got[1])
     assert annualise(np.array([0.01]), 12)[0] == pytest.approx(1.01**12 - 1, rel=1e-14)
+
+
+# ---------------------------------------------------------------- batch independence
+
+
+def test_a_rows_irr_does_not_depend_on_its_batch_neighbours_bit_for_bit():
+    """The chunk size must not change any number (docs/model.md s.13): no BLAS product across rows."""
+    rng = np.random.default_rng(11)
+    T = 24
+    cf = np.hstack([-rng.uniform(50, 150, (700, 4)), rng.uniform(-20, 60, (700, T - 4))])
+    cf[::5] = rng.normal(size=(140, T))  # several sign changes: the fine grid
+    whole = irr(cf)
+    assert np.isfinite(whole).sum() > 500
+    for idx in (np.arange(1), np.arange(3, 10), rng.permutation(700)[:333], np.arange(699, -1, -1)):
+        part = irr(cf[idx])
+        assert part.tobytes() == whole[idx].tobytes()
+    one = np.concatenate([irr(cf[i : i + 1]) for i in range(0, 700, 37)])
+    assert one.tobytes() == whole[::37].tobytes()
+
+
+def test_present_value_does_not_depend_on_batch_neighbours():
+    from sibsim.finance.cashflows import discount_factors, present_value
+
+    rng = np.random.default_rng(2)
+    flows = rng.normal(1e5, 5e4, size=(1001, 40))
+    disc = discount_factors(0.035, 4, 40)
+    whole = present_value(flows, disc)
+    np.testing.assert_allclose(whole, flows @ disc, rtol=1e-12)  # the same sum, in period order
+    for idx in (np.arange(1), np.arange(5, 17), rng.permutation(1001)[:257]):
+        assert present_value(flows[idx], disc).tobytes() == whole[idx].tobytes()

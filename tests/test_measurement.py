@@ -316,3 +316,106 @@ def test_chunking_does_not_change_measured_results():
             np.testing.assert_array_equal(a.metrics[k], b.metrics[k], err_msg=k)
     for k in a.indicators:
         np.testing.assert_array_equal(a.indicators[k], b.indicators[k], err_msg=k)
+
+
+# --- plain impact estimates (docs/model.md s.6.5), against the normal model by hand ------------------
+
+def estimate_only(**est) -> dict:
+    """No rate-card outcome, no cohort, no comparison group: an evaluation's estimate is paid linearly."""
+    e = {"name": "wellbeing", "effect": "effect", "se": 0.1, "units": "sd", "periods": [1, 2, 3],
+         "price_per_unit": 1_000_000, **est}
+    return {"name": "estimate", "period": "year", "horizon_periods": 4, "parameters": {"effect": 0.3},
+            "participants": {"starts": {"kind": "schedule", "per_period": [50]}},
+            "outcomes": [], "rate_card": {}, "costs": {"fixed_per_period": 100_000},
+            "measurement": {"estimates": [e]}}
+
+
+def truncated_mean(mu, s, a=0.0):
+    """E[max(0, X - a)] for X ~ N(mu, s^2)."""
+    z = (mu - a) / s
+    return (mu - a) * norm.cdf(z) + s * norm.pdf(z)
+
+
+def test_estimate_mean_and_quantiles_of_total_payment_match_the_normal_model():
+    # mu = 0.3 sd, se 0.1, three independent annual estimates at GBP 1m per sd, no ceiling. P(E < 0) is
+    # Phi(-3) = 0.0013 a period, so the total is normal to within that: mean 3 c E[max(0, E)], quantile q
+    # c (3 mu + se sqrt(3) z_q)
+    n = 20_000
+    run = sibsim.simulate(validate(estimate_only()), trials=n, seed=11, workers=1)
+    total = run.metrics["measurement.payments"]
+    c, mu, s = 1e6, 0.3, 0.1
+    mean = 3 * c * truncated_mean(mu, s)
+    sd = c * s * math.sqrt(3)
+    assert total.mean() == pytest.approx(mean, abs=4 * sd / math.sqrt(n))
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        exact = c * (3 * mu + s * math.sqrt(3) * norm.ppf(q))
+        se_q = math.sqrt(q * (1 - q) / n) / (norm.pdf(norm.ppf(q)) / sd)  # sample quantile's standard error
+        assert np.quantile(total, q) == pytest.approx(exact, abs=4 * se_q), q
+    np.testing.assert_allclose(total, run.metrics["outcome_payments"])
+    # every estimate pays in its own period; the mean estimate is centred on the true effect
+    paid = run.paths["outcome_payments"]
+    assert np.all(paid[:, 0] == 0) and np.all((paid[:, 1:] > 0).mean(axis=0) > 0.99)
+    assert run.metrics["measurement.wellbeing.mean_estimate"].mean() == pytest.approx(mu, abs=4 * s / math.sqrt(3 * n))
+
+
+def test_estimate_floor_and_ceiling_by_hand():
+    # one estimate: mean c (E[max(0,E)] - E[max(0, E - cap/c)]), P(nothing) Phi(-mu/s), quantiles
+    # min(cap, c max(0, mu + s z_q))
+    n = 20_000
+    c, mu, s, cap = 1e6, 0.05, 0.1, 100_000
+    d = estimate_only(se=s, periods=[2], cap_per_period=cap)
+    d["parameters"]["effect"] = mu
+    pay = sibsim.simulate(validate(d), trials=n, seed=12, workers=1).metrics["measurement.payments"]
+    mean = c * (truncated_mean(mu, s) - truncated_mean(mu, s, cap / c))
+    assert pay.mean() == pytest.approx(mean, abs=4 * pay.std() / math.sqrt(n))
+    p0 = norm.cdf(-mu / s)
+    assert (pay == 0).mean() == pytest.approx(p0, abs=4 * math.sqrt(p0 * (1 - p0) / n))
+    p_cap = 1 - norm.cdf((cap / c - mu) / s)
+    assert (pay == cap).mean() == pytest.approx(p_cap, abs=4 * math.sqrt(p_cap * (1 - p_cap) / n))
+    assert pay.max() == cap and pay.min() == 0
+    for q in (0.5, 0.75, 0.9):
+        x = mu + s * norm.ppf(q)
+        se_q = math.sqrt(q * (1 - q) / n) / (norm.pdf(norm.ppf(q)) / (c * s))
+        assert np.quantile(pay, q) == pytest.approx(min(cap, c * max(0.0, x)), abs=4 * se_q), q
+
+
+def test_estimates_are_independent_across_periods_and_chunk_independent():
+    sc = validate(estimate_only())
+    a = sibsim.simulate(sc, trials=3000, seed=5, workers=1)
+    b = sibsim.simulate(sc, trials=3000, seed=5, chunk=700, workers=1)
+    np.testing.assert_array_equal(a.metrics["measurement.payments"], b.metrics["measurement.payments"])
+    paid = a.paths["outcome_payments"]
+    r = np.corrcoef(paid[:, 1], paid[:, 2])[0, 1]
+    assert abs(r) < 4 / math.sqrt(paid.shape[0])
+
+
+def test_estimate_risks_no_effect_and_target():
+    d = estimate_only(target_effect=0.2)
+    run = sibsim.simulate(validate(d), trials=4000, seed=3, workers=1)
+    p = run.probabilities()
+    # no effect: each of three estimates pays with probability 1/2, independently: 1 - 1/8
+    assert p["measurement.pay_when_no_effect"]["p"] == pytest.approx(7 / 8, abs=4 * math.sqrt(7 / 64 / 4000))
+    # at the target 0.2 sd: nothing paid only if all three estimates fall below 0: Phi(-2)^3, about 1e-5
+    assert p["measurement.no_pay_at_target"]["p"] < 0.002
+    nf = run.metrics["measurement.payments_no_effect"]
+    assert nf.mean() == pytest.approx(3 * 1e6 * truncated_mean(0.0, 0.1), abs=4 * nf.std() / math.sqrt(4000))
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"se": -0.1}, "measurement.estimates.0.se", [">= 0"]),
+    ({"periods": []}, "measurement.estimates.0.periods", ["at least one period"]),
+    ({"periods": [1, 1]}, "measurement.estimates.0.periods", ["distinct"]),
+    ({"periods": [1, 9]}, "measurement.estimates.0.periods", ["inside the horizon", "0 .. 3", "got 9"]),
+    ({"price_per_unit": "price"}, "measurement.estimates.0.price_per_unit", ["'price' is not a parameter"]),
+    ({"units": "percent"}, "measurement.estimates.0.units", ["outcome", "sd"]),
+])
+def test_bad_estimates_are_refused_naming_the_field(change, field, words):
+    msg = problem_at(problems_of(estimate_only(**change)), field)
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_no_outcome_needs_estimates():
+    d = estimate_only()
+    del d["measurement"]
+    assert "at least 1 item" in problem_at(problems_of(d), "outcomes")

@@ -384,7 +384,7 @@ def test_probabilities_given_as_numbers_must_lie_in_0_1(field, value):
 @pytest.mark.parametrize("field", ["rate_card.prices.job_entry", "costs.per_engaged", "rate_card.cap_total"])
 def test_money_given_as_numbers_must_not_be_negative(field):
     msg = problem_at(problems_of(set_path(benchmark_dict(), field, -5)), field)
-    assert ">= 0" in msg and "got -5" in msg
+    assert ">= 0" in msg and "amount of money" in msg and "got -5" in msg
 
 
 @pytest.mark.parametrize("field", ["outcomes.0.baseline", "participants.engagement"])
@@ -586,3 +586,51 @@ def test_scenarios_cannot_be_changed_through_their_containers():
         sc.outcomes.append(sc.outcomes[0])
     assert sc.content_hash == h
     hash(sc)
+
+
+# ---------------------------------------------------------------- declared uses (spec.base.Use)
+
+
+def test_a_new_field_adopts_a_use_by_its_type_alone():
+    """How another section declares what its numbers must be: the generic mechanism, on a throwaway model."""
+    from typing import Annotated
+
+    from sibsim.spec.base import Money, Probability, Use, Value, _M, iter_uses
+
+    class Turnover(_M):
+        rate: Probability = 0.0
+        cost: Money = 0.0
+        per_type: dict[str, Annotated[Value, Use("a count", 0, 10)]] = {}
+        kind: str = "flat"
+
+        def refine_use(self, field, use):
+            return Use("a small probability", 0, 0.5) if field == "rate" and self.kind == "capped" else use
+
+    t = Turnover(rate="churn", cost=12.0, per_type={"a": "n", "b": 3.0})
+    found = {".".join(map(str, p)): (u.what, v) for p, u, v in iter_uses(t)}
+    assert found == {"rate": ("a probability", "churn"), "cost": ("an amount of money", 12.0),
+                     "per_type.a": ("a count", "n"), "per_type.b": ("a count", 3.0)}
+    with pytest.raises(ValidationError, match="must be between 0 and 1; got 1.5 \\(a probability\\)"):
+        Turnover(rate=1.5)
+    with pytest.raises(ValidationError, match="a count"):
+        Turnover(per_type={"a": 11})
+    with pytest.raises(ValidationError, match="yes/no"):
+        Turnover(cost=True)
+    with pytest.raises(ValidationError, match="finite"):
+        Turnover(cost=float("inf"))
+    capped = Turnover(rate=0.7, kind="capped")  # a refined use is checked by the scenario (spec.uses)
+    assert [u.what for p, u, v in iter_uses(capped) if p == ("rate",)] == ["a small probability"]
+
+
+def test_every_check_is_in_the_type_and_one_range_check_serves_every_section():
+    import inspect
+
+    from sibsim.spec import delivery, finance, load as load_mod, measure
+
+    for mod in (delivery, finance, load_mod, measure):
+        src = inspect.getsource(mod)
+        assert "def _number(" not in src and "def ref(" not in src and "def _values(" not in src
+    d = benchmark_dict()
+    d["rate_card"]["prices"]["job_entry"] = -3500
+    with pytest.raises(ScenarioError, match="rate_card.prices.job_entry: must be >= 0; got -3500"):
+        Scenario.model_validate(d)

@@ -182,6 +182,31 @@ def test_cli_sweep_and_bad_names(tmp_path, capsys):
     assert rc == 2 and ".csv or .parquet" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("n, workers", [(1, 2), (4, 2), (20, 2), (640, 2), (7, 3), (5, 64)])
+def test_points_are_dispatched_in_contiguous_chunks(n, workers):
+    from sibsim.sweep import CHUNKS_PER_WORKER, chunks
+
+    cs = chunks(n, workers)
+    assert [i for c in cs for i in c] == list(range(n))  # every point once, in order
+    assert len(cs) <= workers * CHUNKS_PER_WORKER
+    assert max(map(len, cs)) - min(map(len, cs)) <= max(map(len, cs)) // 2 + 1  # no straggler of a chunk
+    if n >= 2 * workers * CHUNKS_PER_WORKER:
+        assert min(map(len, cs)) > 1  # many points a task, not one
+
+
+def test_processes_get_chunks_of_points(sc, serial, monkeypatch):
+    import sibsim.sweep as sw
+
+    seen = []
+    real = sw.chunks
+    monkeypatch.setattr(sw, "chunks", lambda n, w: seen.append((n, w)) or real(n, w))
+    monkeypatch.setattr(sw, "CHUNKS_PER_WORKER", 1)
+    pts = grid(job_entry_uplift=[0.0, 0.05, 0.1, 0.15])
+    procs = sweep(sc, pts, trials=TRIALS, seed=SEED, workers=2)
+    assert seen == [(4, 2)] and len(real(4, 2)) == 2
+    pd.testing.assert_frame_equal(serial, procs)
+
+
 def test_serial_equals_dask(sc, serial, uplift_grid):
     # last in this file: a Dask client leaves threads behind in this process
     from distributed import Client, LocalCluster
@@ -190,3 +215,9 @@ def test_serial_equals_dask(sc, serial, uplift_grid):
             Client(cluster) as client:
         dask = sweep(sc, uplift_grid, trials=TRIALS, seed=SEED, scheduler=client)
     pd.testing.assert_frame_equal(serial, dask)
+
+
+def test_serial_equals_dask_local_cluster_of_forked_workers(sc, serial, uplift_grid):
+    # the --scheduler local path: a LocalCluster of worker processes forked from this (warm) process
+    dask = sweep(sc, uplift_grid[:2], trials=TRIALS, seed=SEED, scheduler="local", workers=2)
+    pd.testing.assert_frame_equal(serial.iloc[:2], dask)

@@ -3,6 +3,13 @@
 Each command group lives in its own module with a ``register(subparsers)``
 function; bad input exits with status 2 and a one-line message, never a
 traceback.
+
+Adding a command group: write ``sibsim/cli/<name>.py`` with ``register(sub)``
+(adding its parsers, each with ``set_defaults(func=...)``) and append
+``"<name>"`` to :data:`COMMANDS`. Every listed module is imported to build the
+parser, so ``sibsim --help`` pays for its top-level imports: import numpy,
+pandas, pydantic, scipy and sibsim's engine or scenario model inside the
+command functions, never at module level (tests/test_startup.py checks).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import sys
 
 from ..errors import SibsimError
 
-COMMANDS = ["run", "sweep", "evidence"]  # modules in sibsim.cli, in help order
+COMMANDS = ["run", "sweep", "evidence", "report"]  # modules in sibsim.cli, in help order
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -20,7 +20,7 @@ def key_metrics(names) -> list[str]:
     """The key outputs among ``names``: the list above, additional outcomes and delivery figures."""
     names = list(names)
     keep = [m for m in KEY_METRICS if m in names] + [m for m in names if m.startswith("additional_outcomes.")]
-    return keep + [m for m in names if m.startswith("delivery.") and m not in ("delivery.events", "delivery.fast_path")]
+    return keep + [m for m in names if m.startswith("delivery.") and m != "delivery.events"]
 
 
 def parse_sets(items: list[str] | None) -> dict[str, float]:
@@ -102,10 +102,9 @@ def cmd_run(args) -> int:
             raise UsageError(f"--{name} must be at least 1; got {v}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    for opt in ("json", "csv"):
-        out = getattr(args, opt)
-        if out and not Path(out).resolve().parent.is_dir():
-            raise UsageError(f"--{opt} {out}: directory {Path(out).resolve().parent} does not exist")
+    from .report import check_outputs, write_reports
+
+    check_outputs(args)
     sc = load_scenario(args)
     if getattr(args, "save", False):
         from .evidence import check_store
@@ -122,6 +121,7 @@ def cmd_run(args) -> int:
         _write_atomic(args.json, run.to_json() + "\n")
     if args.csv:
         _write_atomic(args.csv, run.to_frame().to_csv(index=True))
+    write_reports(run, args)
     if getattr(args, "save", False):
         from .evidence import save_run
 
@@ -160,6 +160,9 @@ def register(sub) -> None:
     add_scenario_args(p)
     p.add_argument("--json", metavar="OUT", help="write the run's JSON (summaries, probabilities, provenance)")
     p.add_argument("--csv", metavar="OUT", help="write per-trial metrics as CSV")
+    from .report import add_report_args
+
+    add_report_args(p)
     p.add_argument("--finance", metavar="MODELS",
                    help="comma-separated finance models to run on the same draws besides the scenario's own, "
                         "e.g. sib,pbr,fee,hybrid; prints a table by party and writes models: {...} in --json")

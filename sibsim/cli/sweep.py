@@ -44,6 +44,10 @@ def parse_grid(items: list[str]) -> dict[str, list[float]]:
                 n = 0
             if n < 1:
                 raise UsageError(f"--grid {name}={val}: LOW:HIGH:COUNT needs a whole COUNT >= 1")
+            from ..spec.limits import over
+
+            if msg := over("points", n):
+                raise UsageError(f"--grid {name}={val}: {msg}")
             out[name] = [float(x) for x in np.linspace(lo, hi, n)]
         elif len(parts) == 1:
             out[name] = [_float("--grid", name, v) for v in val.split(",") if v.strip()]

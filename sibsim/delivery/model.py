@@ -15,7 +15,10 @@ Slots are one ``PriorityResource`` sized to the largest capacity in the run.
 Capacity below that is held by "blocker" requests with priority over the
 waiting list, so a falling capacity lets current cases finish (nobody is
 dropped mid-service) and then withholds the freed slots; a rising capacity
-releases blockers, and their slots go to the head of the waiting list.
+releases blockers, and their slots go to the head of the waiting list. The
+capacity change at the start of period ``t`` is an URGENT event: it comes
+before any case ending at the same instant (which matters only with fixed
+service times), the rule the fast model (``_queue.c``) follows too.
 
 All randomness is drawn beforehand by the caller (:mod:`sibsim.delivery.run`)
 and passed in as arrays indexed by referral order, so the event logic is
@@ -152,13 +155,23 @@ def person(env: simpy.Environment, ward: Ward, i: int):
     ward.events += 1
 
 
+class _Urgent(simpy.events.Event):
+    """A timeout processed before the ordinary events due at the same instant."""
+
+    def __init__(self, env: simpy.Environment, delay: float):
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, simpy.core.URGENT, delay)
+
+
 def staffing(env: simpy.Environment, ward: Ward):
     """The service manager: block ``max - capacity_t`` slots from the start of period ``t``."""
     slots = ward.slots
     blockers: list = []
     for t, cap in enumerate(ward.inputs.capacity.tolist()):
         if t:
-            yield env.timeout(t - env.now)
+            yield _Urgent(env, t - env.now)
         target = slots.capacity - cap
         if len(blockers) != target:
             ward.events += 1

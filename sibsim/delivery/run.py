@@ -4,46 +4,40 @@
 each trial's parameter draws and returns the starts and engagement per period
 that the cohorts consume, plus delivery metrics.
 
-Randomness. Trial ``i`` of a run draws only from
-``default_rng(SeedSequence(seed, spawn_key=(7, i)))`` (7 is the delivery
-stream), in a fixed order: ``2 x H`` uniforms first (referral counts per
-period by the Poisson inverse CDF, and engagement on the fast path), then, for
-an event trial, per-referral arrays (offset in the period, standard
-exponentials for patience and service, engagement uniform). Results therefore
-do not depend on how trials are split into chunks or processes, and runs that
-differ only in capacity, patience or service time share their referrals and
-people (common random numbers).
+Randomness: a counter-based stream (:mod:`.draws`) addressed by (seed,
+trial, item, draw), so results do not depend on how trials are split into
+chunks or processes, and runs that differ only in capacity, patience or
+service time share their referrals and people (common random numbers).
 
-Fast path. Given a trial's referral counts ``N_t``, at most
-``A_t = min(N_0 + ... + N_t, max_participants)`` people can have been admitted
-by the end of period ``t``, and nobody can be in service who was not admitted.
-If ``A_t <= capacity_t`` in every period, every admitted referral finds a free
-slot on arrival (no one waits, so no one drops out), whatever the service
-times. The trial's event simulation is then skipped: starts are ``diff(A)``
-and engaged ``Binomial(starts_t, engagement)``, computed for all such trials at
-once. The rule is exact per trial, not a quantile bound, so the fast path is
-taken exactly when capacity cannot bind; it gives the same starts as the event
-path on the same seed and the same distribution of engagement.
+Engines. ``fast`` (the default) is one compiled pass per trial over its
+referrals in arrival order (:mod:`.fast`, ``_queue.c``); ``simpy`` runs the
+discrete-event reference (:mod:`.model`) on the same random numbers. They give
+the same starts, engagement and counts trial by trial, and the same time
+averages up to rounding (tests/test_delivery_fast.py), so the choice changes
+speed, not results. Choose with ``engine=`` or the environment variable
+``SIBSIM_DELIVERY=fast|simpy``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from .. import draw
 from ..errors import UsageError
 from ..spec.delivery import Delivery
-from .model import TrialInputs, simulate_trial
+from . import draws
 
-STREAM = 7  # spawn_key prefix of the delivery stream (docs/model.md s.13)
+ENGINES = ("fast", "simpy")
+ENV = "SIBSIM_DELIVERY"
 
 METRICS = (
     "referrals", "turned_away", "dropouts_waiting", "waiting_at_end", "mean_wait_periods",
     "mean_time_on_list_periods", "mean_queue_length", "caseworker_utilisation", "starts_short_of_plan",
-    "events", "fast_path",
+    "events",
 )
 
 
@@ -65,13 +59,12 @@ class DeliveryResult:
       did), ``mean_time_on_list_periods`` (of everyone who left the list,
       started or dropped out; the ``W`` of Little's law), ``mean_queue_length``
       (time average over the horizon), ``caseworker_utilisation`` (busy
-      slot-time / available slot-time over the horizon; a fast-path trial
-      reports its expectation given the starts), ``starts_short_of_plan``
+      slot-time / available slot-time over the horizon), ``starts_short_of_plan``
       (planned starts minus actual starts, where planned = expected referrals
       over the horizon with this trial's volume and no loss, capped at
       ``max_participants``; negative when referrals beat the plan),
-      ``events`` (model events simulated; 0 on the fast path) and
-      ``fast_path`` (1 if the trial skipped the event simulation).
+      ``events`` (referrals, allocations, drop-outs, departures before the
+      horizon and capacity changes: the events a discrete-event run simulates).
     """
 
     starts: np.ndarray
@@ -80,9 +73,15 @@ class DeliveryResult:
     metrics: dict[str, np.ndarray]
 
 
-def trial_rng(seed: int, trial: int) -> np.random.Generator:
-    """The delivery stream of trial ``trial`` of the run with ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM, trial)))
+def engine_choice(engine: str | None) -> str:
+    """``engine``, or the ``SIBSIM_DELIVERY`` environment variable, or ``fast``; checked."""
+    src = f"engine={engine!r}"
+    if engine is None:
+        engine = os.environ.get(ENV) or "fast"
+        src = f"{ENV}={engine!r}"
+    if engine not in ENGINES:
+        raise UsageError(f"delivery engine: {src} is not known; allowed: {', '.join(ENGINES)}")
+    return engine
 
 
 def _resolve(d: Delivery, field: str, params: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -124,29 +123,17 @@ def capacity_slots(d: Delivery, params: dict[str, np.ndarray], n: int, horizon: 
     return np.floor(staff * caseload[:, None] + 1e-9).astype(np.int64)
 
 
-def _expected_slot_time(engaged: np.ndarray, service: np.ndarray, fixed: bool) -> np.ndarray:
-    """Expected busy slot-time within the horizon (trials,) given engaged starts (trials, H).
-
-    An engaged start in period ``t`` arrives uniformly in ``[t, t+1)`` and holds
-    its slot for ``min(S, H - arrival)``; ``S`` is fixed or exponential with
-    mean ``service`` (trials,).
-    """
-    h = engaged.shape[1]
-    r0 = (h - 1 - np.arange(h))[None, :].astype(float)
-    s = service[:, None]
-    if fixed:
-        part = (s * s - r0 * r0) / 2 + s * (r0 + 1 - s)
-        g = np.where(s <= r0, s, np.where(s >= r0 + 1, r0 + 0.5, part))
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = s - s * s * (np.exp(-r0 / s) - np.exp(-(r0 + 1) / s))
-        g = np.where(s > 0, g, 0.0)
-    return (engaged * g).sum(axis=1)
+def capacity_events(capacity: np.ndarray) -> np.ndarray:
+    """Capacity changes per trial as the event model counts them (blockers re-targeted)."""
+    top = np.maximum(capacity.max(axis=1, initial=0), 1)
+    varying = capacity.min(axis=1, initial=0) < top
+    changes = (capacity[:, 0] < top).astype(np.int64) + (np.diff(capacity, axis=1) != 0).sum(axis=1)
+    return np.where(varying, changes, 0)
 
 
 def simulate_delivery(delivery: Delivery, params: dict[str, np.ndarray], *, horizon_periods: int, seed: int,
                       trial_offset: int, n_trials: int, max_participants: int | None = None,
-                      force_events: bool = False) -> DeliveryResult:
+                      engine: str | None = None) -> DeliveryResult:
     """Starts and engagement per period for trials ``trial_offset .. trial_offset + n_trials - 1``.
 
     ``params`` maps parameter names to (n_trials,) float64 draws; only the
@@ -154,8 +141,9 @@ def simulate_delivery(delivery: Delivery, params: dict[str, np.ndarray], *, hori
     range are clipped to it (volume, caseworkers, caseload and service >= 0,
     engagement in [0, 1], patience > 0), as the engine clips probabilities.
     ``max_participants`` caps total starts: a referral is turned away when
-    starts plus the waiting list already reach it. ``force_events`` runs the
-    event simulation even where the fast path would do (for tests).
+    starts plus the waiting list already reach it. ``engine`` is ``fast`` or
+    ``simpy`` (default: the ``SIBSIM_DELIVERY`` environment variable, else
+    ``fast``); both give the same results.
     """
     h, n = int(horizon_periods), int(n_trials)
     if h < 1:
@@ -164,6 +152,7 @@ def simulate_delivery(delivery: Delivery, params: dict[str, np.ndarray], *, hori
         raise UsageError(f"n_trials and trial_offset must be >= 0; got {n_trials}, {trial_offset}")
     if max_participants is not None and max_participants < 0:
         raise UsageError(f"max_participants must be >= 0 or None; got {max_participants}")
+    engine = engine_choice(engine)
     cap = math.inf if max_participants is None else int(max_participants)
 
     volume = np.maximum(_resolve(delivery, "volume", params, n), 0.0)
@@ -171,58 +160,46 @@ def simulate_delivery(delivery: Delivery, params: dict[str, np.ndarray], *, hori
     service = np.maximum(_resolve(delivery, "service_periods", params, n), 0.0)
     patience = (None if delivery.patience_mean_periods is None
                 else np.maximum(_resolve(delivery, "patience_mean_periods", params, n), 1e-12))
+    fixed = delivery.service_dist == "fixed"
     means = referral_means(delivery, volume, h)
     capacity = capacity_slots(delivery, params, n, h)
+    key = draw.stream_key(seed, draw.DELIVERY)
+    referrals = draws.referral_counts(key, trial_offset, means)
 
-    rngs = [trial_rng(seed, trial_offset + j) for j in range(n)]
-    u = np.stack([g.random((2, h)) for g in rngs]) if n else np.zeros((0, 2, h))
-    referrals = np.maximum(stats.poisson.ppf(u[:, 0], means), 0).astype(np.int64)
-    admitted = np.minimum(np.cumsum(referrals, axis=1), cap)
-    fast = np.all(admitted <= capacity, axis=1) & (not force_events)
+    if engine == "fast":
+        from .fast import delivery_pass
 
-    starts = np.diff(admitted, axis=1, prepend=0).astype(np.int64)
-    engaged = np.maximum(stats.binom.ppf(u[:, 1], starts, engagement[:, None]), 0).astype(np.int64)
-    n_starts = starts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wait = np.where(n_starts > 0, 0.0, np.nan)
-        util = _expected_slot_time(engaged, service, delivery.service_dist == "fixed") / capacity.sum(axis=1)
-    m = {
-        "referrals": referrals.sum(axis=1).astype(float),
-        "turned_away": (referrals.sum(axis=1) - n_starts).astype(float),
-        "dropouts_waiting": np.zeros(n), "waiting_at_end": np.zeros(n),
-        "mean_wait_periods": wait, "mean_time_on_list_periods": wait.copy(),
-        "mean_queue_length": np.zeros(n), "caseworker_utilisation": util, "events": np.zeros(n),
-    }
+        starts, engaged, t = delivery_pass(key, trial_offset, referrals, capacity, patience=patience, service=service,
+                                           fixed=fixed, engagement=engagement, max_participants=max_participants)
+        n_start = t["starts"]
+        left = n_start + t["dropouts_waiting"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = {
+                "referrals": t["referrals"], "turned_away": t["turned_away"],
+                "dropouts_waiting": t["dropouts_waiting"], "waiting_at_end": t["waiting_at_end"],
+                "mean_wait_periods": np.where(n_start > 0, t["wait_started"] / n_start, np.nan),
+                "mean_time_on_list_periods": np.where(left > 0, (t["wait_started"] + t["wait_dropped"]) / left, np.nan),
+                "mean_queue_length": t["queue_area"] / h,
+                "caseworker_utilisation": t["busy_area"] / capacity.sum(axis=1),
+                "events": t["events"] + capacity_events(capacity),
+            }
+    else:
+        from .model import TrialInputs, simulate_trial
 
-    for j in np.flatnonzero(~fast):
-        inputs = _trial_inputs(rngs[j], referrals[j], capacity[j], patience=None if patience is None else patience[j],
-                               service=service[j], fixed=delivery.service_dist == "fixed",
-                               engagement=engagement[j], max_participants=max_participants)
-        starts[j], engaged[j], tm = simulate_trial(inputs)
-        for k, v in tm.items():
-            m[k][j] = v
+        starts = np.zeros((n, h), np.int64)
+        engaged = np.zeros((n, h), np.int64)
+        m = {k: np.zeros(n) for k in METRICS if k != "starts_short_of_plan"}
+        for j in range(n):
+            arrivals, pat, svc, engages = draws.trial_inputs(
+                key, trial_offset + j, referrals[j], patience=None if patience is None else patience[j],
+                service=service[j], fixed=fixed, engagement=engagement[j])
+            inputs = TrialInputs(arrival_periods=arrivals, patience_periods=pat, service_periods=svc,
+                                 engages=engages, capacity=capacity[j], max_participants=max_participants)
+            starts[j], engaged[j], tm = simulate_trial(inputs)
+            for k, v in tm.items():
+                m[k][j] = v
 
     planned = np.minimum(means.sum(axis=1), cap)
     m["starts_short_of_plan"] = planned - starts.sum(axis=1)
-    m["fast_path"] = fast.astype(float)
     return DeliveryResult(starts=starts, engaged=engaged, referrals=referrals,
-                          metrics={f"delivery.{k}": m[k] for k in METRICS})
-
-
-def _trial_inputs(rng: np.random.Generator, counts: np.ndarray, capacity: np.ndarray, *, patience: float | None,
-                  service: float, fixed: bool, engagement: float, max_participants: int | None) -> TrialInputs:
-    """Draw one event trial's people (after the 2 x H uniforms already taken from ``rng``)."""
-    total = int(counts.sum())
-    offset = np.minimum(rng.random(total), 1 - 1e-9)
-    arrivals = np.sort(np.repeat(np.arange(len(counts)), counts) + offset)
-    e_patience = rng.standard_exponential(total)
-    e_service = rng.standard_exponential(total)
-    engages = rng.random(total) < engagement
-    return TrialInputs(
-        arrival_periods=arrivals,
-        patience_periods=None if patience is None else patience * e_patience,
-        service_periods=np.full(total, service) if fixed else service * e_service,
-        engages=engages,
-        capacity=capacity,
-        max_participants=max_participants,
-    )
+                          metrics={f"delivery.{k}": np.asarray(m[k], dtype=float) for k in METRICS})

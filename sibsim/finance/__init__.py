@@ -19,11 +19,11 @@ import numpy as np
 from ..cohorts import value
 from ..outputs import has_investors
 from . import appraisal as _vfm
-from .cashflows import PARTIES, CashFlows, discount_factors
+from .cashflows import PARTIES, CashFlows, discount_factors, present_value
 from .direct import fee, hybrid, pbr
 from .irr import annualise, irr
 from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, months_of_cost, provider_account
-from .sib import sib
+from .sib import sib, sib_guarantee
 
 __all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib", "wanted"]
 
@@ -42,9 +42,10 @@ def _cols(values, n: int) -> np.ndarray:
     return np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in values])
 
 
-def _sib(sc, params, costs, payments) -> CashFlows:
+def _sib(sc, params, costs, payments, end_period=None) -> CashFlows:
     s = sc.finance.sib
     n, ppy = costs.shape[0], sc.periods_per_year
+    guarantee = sib_guarantee(sc, params, n, end_period)
     if s.tranches:
         ts = s.tranches
         terms = dict(
@@ -52,19 +53,22 @@ def _sib(sc, params, costs, payments) -> CashFlows:
             coupon_per_period=_cols([np.nan if t.coupon_annual is None else
                                      _per_period(value(t.coupon_annual, params), ppy) for t in ts], n),
             guarantee_share=_cols([value(s.guarantee_share if t.guarantee_share is None else t.guarantee_share,
-                                         params) for t in ts], n),
+                                         params) * guarantee["share_scale"]
+                                   + (guarantee["share_floor"] if t.guarantee_share is None else 0.0) for t in ts], n),
             holders=tuple(t.holder for t in ts), names=tuple(t.name for t in ts))
     else:  # one tranche: the whole commitment, return_cap_annual as its coupon
         terms = dict(
             principal=_cols([np.inf if s.capital_commitment is None else value(s.capital_commitment, params)], n),
             coupon_per_period=_cols([np.nan if s.return_cap_annual is None else
                                      _per_period(value(s.return_cap_annual, params), ppy)], n),
-            guarantee_share=_cols([value(s.guarantee_share, params)], n))
+            guarantee_share=_cols([value(s.guarantee_share, params)], n) * guarantee["share_scale"][:, None]
+            + guarantee["share_floor"][:, None])
     return sib(costs=costs, payments=payments, payer_share=_payer_share(sc, params), drawdown=s.drawdown,
                schedule=s.drawdown_schedule, fee_per_period=value(s.management_fee_per_period, params),
                intermediary_fee_share=value(s.intermediary_fee_share, params),
                pass_through_share=value(s.pass_through_share, params, 1.0), excess_to=s.excess_to,
-               recycle_until=s.recycle_until_period, **terms)
+               recycle_until=s.recycle_until_period, guarantee_amount=guarantee["amount"],
+               settle_period=end_period, **terms)
 
 
 def _margin(sc, params):
@@ -88,9 +92,10 @@ def _fee(sc, params, costs, payments) -> CashFlows:
 MODELS = {"sib": _sib, "pbr": _pbr, "fee": _fee, "hybrid": _hybrid}
 
 
-def model_flows(name: str, sc, params, *, costs: np.ndarray, payments: np.ndarray) -> CashFlows:
+def model_flows(name: str, sc, params, *, costs: np.ndarray, payments: np.ndarray, end_period=None) -> CashFlows:
     """One model's cash flows, the provider's reserves, overdraft and insolvency applied."""
-    cf = MODELS[name](sc, params, costs, payments)
+    cf = (MODELS[name](sc, params, costs, payments) if end_period is None or name != "sib" else
+          _sib(sc, params, costs, payments, end_period))  # early termination: the SIB settles at end_period
     p = sc.finance.provider
     ppy = sc.periods_per_year
 
@@ -136,9 +141,9 @@ def cash_metrics(sc, cf: CashFlows, *, model: str = "sib", additional=None,
     public = -(cf["commissioner"] + cf["outcome_fund"])
     m = {
         "commissioner_cost": 0.0 - cf["commissioner"].sum(axis=1),  # 0.0 - x: no -0.0 in reports
-        "commissioner_cost_pv": 0.0 - cf["commissioner"] @ disc,
+        "commissioner_cost_pv": 0.0 - present_value(cf["commissioner"], disc),
         "outcome_fund_cost": 0.0 - cf["outcome_fund"].sum(axis=1),
-        "outcome_fund_cost_pv": 0.0 - cf["outcome_fund"] @ disc,
+        "outcome_fund_cost_pv": 0.0 - present_value(cf["outcome_fund"], disc),
         "public_cost": public.sum(axis=1),
         "provider_surplus": cf["provider"].sum(axis=1),
     }
@@ -154,8 +159,11 @@ def cash_metrics(sc, cf: CashFlows, *, model: str = "sib", additional=None,
         inv = cf["investor"]
         draws = cf.extra.get("investor_drawdowns", np.maximum(-inv, 0).sum(axis=1))
         m.update({f"investor_{k}": v for k, v in _holding(inv, draws, ppy).items()})
+        dist = cf.extra.get("investor_distributions", inv.sum(axis=1) + draws)
+        with np.errstate(divide="ignore", invalid="ignore"):  # outcome payments alone, the guarantee apart
+            m["investor_moic_ex_guarantee"] = np.where(draws > 0, dist / draws, np.nan)
         m["investor_drawdowns"] = draws
-        m["investor_distributions"] = cf.extra.get("investor_distributions", inv.sum(axis=1) + draws)
+        m["investor_distributions"] = dist
         m["investor_peak_capital"] = np.maximum(np.cumsum(-inv, axis=1).max(axis=1), 0.0)
         m["intermediary_income"] = cf["intermediary"].sum(axis=1)
         ind["investor_loss"] = m["investor_net_gain"] < 0
@@ -187,7 +195,7 @@ def wanted(sc, models=()) -> tuple[list[str], bool]:
     return [own] + [m for m in dict.fromkeys(models or ()) if m != own], getattr(sc, "appraisal", None) is not None
 
 
-def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None, outcomes=None):
+def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None, outcomes=None, end_period=None):
     """Run the scenario's finance model and ``models`` on the same costs and payments.
 
     ``outcomes`` (the run's :class:`~sibsim.payments.Payments`, or anything
@@ -201,7 +209,8 @@ def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None
     """
     names, appraise = wanted(sc, models)
     own = names[0]
-    flows = {name: model_flows(name, sc, params, costs=costs, payments=payments) for name in names}
+    flows = {name: model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+             for name in names}
     additional = deadweight = None
     if outcomes is not None:
         sign = np.array([1.0 if o.direction == "increase" else -1.0 for o in sc.outcomes])
@@ -217,7 +226,7 @@ def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None
         ours = own if own != "fee" else "sib"
         for name in dict.fromkeys(names + [ours, "fee"]):
             if name not in flows:  # needed for the comparison only: not reported
-                flows[name] = model_flows(name, sc, params, costs=costs, payments=payments)
+                flows[name] = model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
             vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted, value_pv=value_pv)
         shared_ind.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
     per_model = {}

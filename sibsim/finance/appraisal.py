@@ -49,7 +49,7 @@ import numpy as np
 from ..cohorts import value
 from ..outputs import wtp_label
 from ..spec.finance import Appraisal
-from .cashflows import CashFlows, discount_factors
+from .cashflows import CashFlows, discount_factors, present_value
 
 
 def appraisal_of(sc) -> Appraisal:
@@ -85,7 +85,7 @@ def outcome_benefits(sc, params, outcomes, payments: np.ndarray) -> tuple[np.nda
         per[:, k] = value(ap.value_per_outcome.get(o.name, 0.0), params)
     total = payments.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(total > 0, (payments @ disc) / total, disc[T // 2])
+        factor = np.where(total > 0, present_value(payments, disc) / total, disc[T // 2])
     rp = (1 + rate) ** (1 / sc.periods_per_year) - 1
     factor = factor * (1 + rp) ** sc.rate_card.payment_lag_periods
     return extra[:, counted].sum(axis=1), (extra * per).sum(axis=1) * factor
@@ -99,7 +99,7 @@ def vfm_metrics(sc, params, cf: CashFlows, *, model: str, counted: np.ndarray, v
     disc = discount_factors(rate, sc.periods_per_year, T)
     public = -(cf["commissioner"] + cf["outcome_fund"])
     fees = -cf.parts.get("commissioner.fee", np.zeros_like(public))
-    cost_pv = public @ disc + value(ap.optimism_bias, params) * (fees @ disc)
+    cost_pv = present_value(public, disc) + value(ap.optimism_bias, params) * present_value(fees, disc)
     e = effect_share(sc, params, model)
     outcomes = e * counted
     with np.errstate(invalid="ignore", divide="ignore"):

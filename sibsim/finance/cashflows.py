@@ -16,6 +16,20 @@ import numpy as np
 PARTIES = ("investor", "commissioner", "outcome_fund", "provider", "intermediary", "guarantor", "lender", "delivery")
 
 
+def present_value(flows: np.ndarray, disc: np.ndarray) -> np.ndarray:
+    """(n,) ``sum_t flows[:, t] * disc[t]``, added in period order, trial by trial.
+
+    Not ``flows @ disc``: a BLAS product may round a row differently depending
+    on its neighbours in the batch, and each trial's numbers must not depend on
+    how trials are chunked (docs/model.md s.13).
+    """
+    flows = np.asarray(flows, dtype=np.float64)
+    out = np.zeros(flows.shape[0])
+    for t in range(flows.shape[1]):
+        out += flows[:, t] * disc[t]
+    return out
+
+
 @dataclass(frozen=True)
 class CashFlows:
     """Each party's net cash, ``(n, T)``; every party in :data:`PARTIES` is present (zeros if not involved).

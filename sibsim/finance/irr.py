@@ -3,8 +3,10 @@
 Why hand-written: ``numpy_financial.irr`` takes one series per call and finds
 its roots with ``np.roots`` (one companion-matrix eigenvalue problem each), so
 a Python loop over 10^5-10^6 Monte Carlo trials is far too slow. Here all
-trials are solved together. NPV is evaluated on a fixed grid of rates with one
-matrix product, to find where it changes sign. Then the chosen brackets are
+trials are solved together. NPV is evaluated on a fixed grid of rates, to find
+where it changes sign (summed period by period, not by a matrix product, whose
+BLAS rounding can depend on a row's neighbours in the batch: each trial's IRR
+depends only on its own flows). Then the chosen brackets are
 refined with a vectorised safeguarded Newton/bisection. The root-choice rule is
 the one ``numpy_financial.irr`` uses (of several roots, the one closest to
 zero), and ``tests/test_irr.py`` holds the results against it.
@@ -76,7 +78,7 @@ def _sign_changes(cf):
 
 
 def _grid(step, max_rate, T):
-    """Grid points u (G,), index g0 of u = 0, and (T, G) weights V: cf @ V is NPV on the grid (scaled below r = 0)."""
+    """Grid points u (G,), index g0 of u = 0, and (T, G) weights V: sum_t cf_t V_t is NPV on the grid (scaled below r = 0)."""
     u_top = np.log1p(max_rate)
     n_neg, n_pos = int(np.ceil(-_U_LOW / step)), int(np.ceil(u_top / step))
     u = np.concatenate(([_U_MIN], np.linspace(_U_LOW, 0.0, n_neg + 1), np.linspace(0.0, u_top, n_pos + 1)[1:]))
@@ -84,11 +86,27 @@ def _grid(step, max_rate, T):
     return u, n_neg + 1, np.exp(np.where(u < 0, T - 1 - t, -t) * u)
 
 
+def _npv_grid(cf, V, rows=512):
+    """(m, G) ``cf @ V`` summed in period order for each row (blocks of rows stay in cache).
+
+    Not a BLAS product: its rounding can depend on a row's neighbours, and a
+    trial's IRR must depend only on its own flows (the chunk size must not
+    change any number).
+    """
+    m, T = cf.shape
+    F = np.zeros((m, V.shape[1]))
+    for r in range(0, m, rows):
+        Fb, cb = F[r : r + rows], cf[r : r + rows]
+        for t in range(T):
+            Fb += cb[:, t, None] * V[t]
+    return F
+
+
 def _solve(cf, u, g0, V, tol):
     """(m,) IRR of rows that change sign: find the nearest root on each side of r = 0 and keep the nearer."""
     m, T = cf.shape
     rows = np.arange(m)
-    F = cf @ V  # (m, G)
+    F = _npv_grid(cf, V)  # (m, G)
     last = T - 1 - np.argmax(cf[:, ::-1] != 0, axis=1)  # period of the last nonzero flow
     F[:, 0] = cf[rows, last]  # as r -> -1 NPV takes the sign of the last nonzero flow
     zero, neg = F == 0, np.signbit(F)

@@ -19,8 +19,10 @@ they are owed; the rest stays with the provider). Each period, in this order:
    principal plus coupon (a tranche without a coupon takes all that reaches
    it), and what is left goes to ``excess_to``.
 
-At the horizon a guarantor repays each tranche ``guarantee_share`` of its
-principal loss (Rikers Island: 75%). A tranche held by the provider is a
+At the horizon (or when the contract ends early, ``settle_period``) a
+guarantor repays each tranche ``guarantee_share`` of its principal loss
+(Rikers Island: 75%), in all at most ``guarantee_amount`` (a guarantee of a
+fixed amount; cut pro rata across tranches). A tranche held by the provider is a
 deferred fee (Massachusetts): the provider funds that share of costs itself
 and is repaid from outcome payments in its place in the waterfall.
 """
@@ -44,7 +46,8 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
         holders: tuple[str, ...] = ("investor",), names: tuple[str, ...] | None = None, guarantee_share=0.0,
         drawdown: Literal["as_needed", "upfront", "schedule"] = "as_needed", schedule=None,
         fee_per_period=0.0, intermediary_fee_share=0.0, pass_through_share=1.0,
-        excess_to: Literal["commissioner", "provider"] = "commissioner", recycle_until: int | None = None) -> CashFlows:
+        excess_to: Literal["commissioner", "provider"] = "commissioner", recycle_until: int | None = None,
+        guarantee_amount=np.inf, settle_period=None) -> CashFlows:
     """Cash flows of a SIB for ``(n, T)`` delivery ``costs`` and outcome ``payments`` (rate card, all payers).
 
     payer_share: the local commissioner's share of each payment (the rest: the outcomes fund)
@@ -54,6 +57,9 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
         in ``parts`` (``investor.senior``); None for the single default tranche
     schedule: (T,) amounts drawn in each period when ``drawdown == "schedule"``
     fee_per_period: intermediary management fee, funded like costs
+    guarantee_amount: (n,) or scalar, the most the guarantor pays in all (a fixed-amount guarantee; ``inf``: none)
+    settle_period: (n,) int, the period the contract ends (early termination, docs/model.md s.8.3):
+        no drawdown after it, unspent capital returned and the guarantee paid at its end (default: ``T - 1``)
     """
     costs = np.asarray(costs, dtype=float)
     payments = np.asarray(payments, dtype=float)
@@ -76,6 +82,10 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
     if drawdown == "schedule":
         s = np.asarray(schedule, dtype=float)[:T]
         sched[: len(s)] = s
+    end = np.full(n, T - 1, dtype=np.int64) if settle_period is None else np.minimum(
+        np.asarray(settle_period, dtype=np.int64), T - 1)
+    if settle_period is not None and drawdown != "as_needed":  # nothing is drawn after the contract ends
+        simple = False
     ifs = _per_trial(intermediary_fee_share, n)
     keep = 1.0 - _per_trial(pass_through_share, n)
 
@@ -114,7 +124,7 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
                 elif drawdown == "upfront":
                     d = room.copy() if t == 0 else np.zeros(n)
                 else:
-                    d = np.minimum(sched[t], room)
+                    d = np.where(t <= end, np.minimum(sched[t], room), 0.0)
                 room -= d
                 held_cap += d
                 held_cap -= np.minimum(held_cap, need)
@@ -145,18 +155,21 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
         returned = np.where(drawn > 0, held_cap[:, None] * drawn / drawn.sum(axis=1, keepdims=True), 0.0)
     returned = np.minimum(returned, owed)  # a tranche already repaid leaves its share with the provider
     guarantee = gshare * np.maximum(drawn - returned - got, 0.0)
+    amount = _per_trial(guarantee_amount, n)
+    total = guarantee.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a fixed amount: every tranche's cover cut pro rata
+        guarantee = guarantee * np.where(total > amount, amount / np.where(total > 0, total, 1.0), 1.0)[:, None]
+    at_end = np.arange(T)[None, :] == end[:, None]  # (n, T): settlement at the end of the contract
     tranche = dist - draws
-    tranche[:, :, -1] += returned + guarantee
+    tranche += at_end[:, None, :] * (returned + guarantee)[:, :, None]
     inv = tranche[:, investor].sum(axis=1)
     prov_tranche = dist[:, ~investor].sum(axis=1)
-    prov_tranche[:, -1] += guarantee[:, ~investor].sum(axis=1)
-    ret_inv = np.zeros((n, T))
-    ret_inv[:, -1] = returned[:, investor].sum(axis=1)
+    prov_tranche += at_end * guarantee[:, ~investor].sum(axis=1)[:, None]
+    ret_inv = at_end * returned[:, investor].sum(axis=1)[:, None]
     refund = bypass + (residual if excess_to == "commissioner" else 0.0)
     share = np.asarray(payer_share, dtype=float)
     share = share[:, None] if share.ndim else share
-    guar = np.zeros((n, T))
-    guar[:, -1] = -guarantee.sum(axis=1)
+    guar = -(at_end * guarantee.sum(axis=1)[:, None])
     extra = {
         "investor_drawdowns": (drawn - returned)[:, investor].sum(axis=1),
         "investor_distributions": got[:, investor].sum(axis=1),
@@ -180,3 +193,30 @@ def sib(*, costs: np.ndarray, payments: np.ndarray, payer_share=1.0, principal=n
         extra=extra,
         parts={f"{h}.{nm}": tranche[:, j] for j, (h, nm) in enumerate(zip(holders, names or ()))},
     )
+
+
+def sib_guarantee(sc, params, n: int, end_period=None) -> dict[str, np.ndarray]:
+    """Per-trial guarantee terms: each tranche's share is ``share * share_scale + share_floor``, all capped at ``amount``.
+
+    ``finance.sib.guarantee_amount`` alone (share 0) covers the whole loss up to
+    the amount; with a share, that share up to the amount. On early termination
+    (``end_period < T - 1``) with ``termination.guarantee_amount``, the guarantor
+    pays that fixed sum, at most the loss, in place of these terms.
+    """
+    from ..cohorts import value
+
+    s = sc.finance.sib
+    floor = np.zeros(n)
+    scale = np.ones(n)
+    amount = np.full(n, np.inf)
+    if s.guarantee_amount is not None:
+        amount[:] = value(s.guarantee_amount, params)
+        if isinstance(s.guarantee_share, float) and s.guarantee_share == 0.0:
+            floor[:] = 1.0
+    term = getattr(sc, "termination", None)
+    if term is not None and term.guarantee_amount is not None and end_period is not None:
+        early = np.asarray(end_period) < sc.horizon_periods - 1
+        scale = np.where(early, 0.0, scale)
+        floor = np.where(early, 1.0, floor)
+        amount = np.where(early, value(term.guarantee_amount, params), amount)
+    return {"share_scale": scale, "share_floor": floor, "amount": amount}

@@ -41,6 +41,7 @@ import numpy as np
 from ..cohorts import value
 from ..payments import Payments
 from . import rules
+from .estimates import estimate_payments
 from .worlds import ESTIMATE, comparison, cohort_totals, draws, exact_level, key
 
 WORLDS = ("tr", "cf", "tg")
@@ -66,8 +67,10 @@ def measure(sc, params, cohort, d) -> dict:
     for mo in m.outcomes:
         totals[mo.name] = cohort_totals(sc, mo, params, cohort, d, bounds)
         groups[mo.name] = comparison(sc, mo, params, d, totals[mo.name])
-    has_target = all(totals[p.outcome].tg is not None for p in m.points)
+    has_target = (all(totals[p.outcome].tg is not None for p in m.points)
+                  and all(e.target_effect is not None for e in m.estimates))
     worlds = WORLDS if has_target else WORLDS[:2]
+    est = estimate_payments(sc, params, d, worlds)  # plain impact estimates (s.6.5), settled with the points
     out = []
     for p in m.points:
         mo = next(o for o in m.outcomes if o.name == p.outcome)
@@ -97,21 +100,50 @@ def measure(sc, params, cohort, d) -> dict:
             amount = rules.gross(imp, diff, size, trigger=value(p.trigger, params),
                                  price_per_unit=_opt(p.pay.price_per_unit, params), thresholds=p.pay.improvement,
                                  payments=p.pay.payment, interpolation=p.pay.interpolation)
-            res[w] = {"rate": rate[w], "comparison": r_c, "improvement": imp, "true": true, "gross": amount}
+            met = np.isfinite(imp) & (imp >= value(p.trigger, params))
+            if p.pay.kind == "schedule":
+                met &= imp >= p.pay.improvement[0]
+            res[w] = {"rate": rate[w], "comparison": r_c, "improvement": imp, "true": true, "gross": amount,
+                      "met": met}
         out.append(res)
     names = [p.name for p in m.points]
-    payments = {}
+    periods = [p.payment_period for p in m.points] + [x["period"] for x in est]
+    payments, ends = {}, {}
     for w in worlds:
-        paid = rules.settle([r[w]["gross"] for r in out], periods=[p.payment_period for p in m.points],
-                            caps=[_opt(p.cap, params) for p in m.points],
-                            net_of=[[names.index(q) for q in p.net_of] for p in m.points],
+        ends[w] = end_period(sc, [r[w]["met"] for r in out], n)
+        gross = [np.where(t <= ends[w], g, 0.0) for t, g in
+                 zip(periods, [r[w]["gross"] for r in out] + [x["gross"][w] for x in est])]
+        paid = rules.settle(gross, periods=periods,
+                            caps=[_opt(p.cap, params) for p in m.points] + [None] * len(est),
+                            net_of=[[names.index(q) for q in p.net_of] for p in m.points] + [[]] * len(est),
                             cap_total=_opt(m.cap_total, params))
         flow = np.zeros((n, T))
-        for p, r, a in zip(m.points, out, paid):
-            r[w]["paid"] = a
-            flow[:, p.payment_period] += a
+        for t, r, a in zip(periods, out + est, paid):
+            r.setdefault(w, {})["paid"] = a
+            flow[:, t] += a
         payments[w] = flow
-    return {"payments": payments, "points": out, "has_target": has_target}
+    return {"payments": payments, "points": out, "estimates": est, "has_target": has_target, "end": ends}
+
+
+def end_period(sc, met: list[np.ndarray], n: int) -> np.ndarray:
+    """(n,) the contract's last period (docs/model.md s.8.3): ``T - 1`` unless ``termination`` stops it sooner.
+
+    ``met[i]``: (n,) whether point i's trigger was met. The contract stops at
+    ``termination.at_period`` or at the payment period of the first listed
+    point in ``on_failed_points`` whose trigger was not met, whichever is sooner.
+    """
+    T = sc.horizon_periods
+    end = np.full(n, T - 1, dtype=np.int64)
+    term = getattr(sc, "termination", None)
+    if term is None:
+        return end
+    if term.at_period is not None:
+        end = np.minimum(end, term.at_period)
+    names = [p.name for p in sc.measurement.points] if sc.measurement is not None else []
+    for name in term.on_failed_points:
+        i = names.index(name)
+        end = np.where(~met[i], np.minimum(end, sc.measurement.points[i].payment_period), end)
+    return end
 
 
 def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, dict]:
@@ -127,12 +159,22 @@ def add_measured(sc, params, cohort, d, pay: Payments) -> tuple[Payments, dict, 
         metrics[f"{at}.measured_improvement"] = tr["improvement"]
         metrics[f"{at}.true_improvement"] = tr["true"]
         metrics[f"{at}.payment"] = tr["paid"]
-        ind[f"{at}_triggered"] = tr["gross"] > 0
+        live = p.payment_period <= res["end"]["tr"]  # a point after the contract ended is never reached
+        ind[f"{at}_triggered"] = (tr["gross"] > 0) & live
+        ind[f"{at}_trigger_met"] = tr["met"] & live
+    for e in sc.measurement.estimates:  # plain impact estimates: per estimate, over its periods
+        mine = [x for x in res["estimates"] if x["estimate"] is e]
+        at = f"measurement.{e.name}"
+        metrics[f"{at}.mean_estimate"] = np.mean([x["value"]["tr"] for x in mine], axis=0)
+        metrics[f"{at}.payment"] = sum(x["tr"]["paid"] for x in mine)
+        ind[f"{at}_paid"] = metrics[f"{at}.payment"] > 0
     metrics["measurement.payments"] = flows["tr"].sum(axis=1)
     metrics["measurement.payments_no_effect"] = flows["cf"].sum(axis=1)
     ind["measurement.pay_when_no_effect"] = flows["cf"].sum(axis=1) > 0
     if res["has_target"]:
         metrics["measurement.payments_at_target"] = flows["tg"].sum(axis=1)
         ind["measurement.no_pay_at_target"] = ~(flows["tg"].sum(axis=1) > 0)
+    if getattr(sc, "termination", None) is not None:
+        metrics["termination_period"] = res["end"]["tr"].astype(float)
     new = Payments(pay.treated + flows["tr"], pay.counterfactual + flows["cf"], pay.outcomes_tr, pay.outcomes_cf)
     return new, metrics, ind

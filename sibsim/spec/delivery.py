@@ -10,8 +10,9 @@ referrals (Poisson)  ->  waiting list (may drop out)  ->  caseworker slot
 ->  engages (service for a while) or leaves at once  ->  slot freed.
 
 Time is measured in the scenario's periods. Any number written as ``Value`` may
-instead name a parameter of the scenario's parameter table; those names are
-checked by :func:`delivery_problems`, which needs the table.
+instead name a parameter of the scenario's parameter table; each such field
+declares its use (``spec.base.Use``), against which ``spec.uses`` checks the
+parameter's prior.
 
 Schedules and the horizon: ``referrals_per_period[t]`` is the base rate in
 period ``t``; periods after the list have no referrals (the referral window has
@@ -21,20 +22,18 @@ after the list the last entry holds (staff stay to serve the remaining cases).
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Value, _M, check_range
+from .base import Multiplier, Probability, Use, Value, _M
+from .limits import LIMITS
 
-
-def _number(field: str, v, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-            what: str = "") -> None:
-    """Raise ValueError naming ``field`` and the value if the number ``v`` is outside the allowed range."""
-    try:
-        check_range(v, lo=lo, hi=hi, lo_open=lo_open, what=what)
-    except ValueError as err:
-        raise ValueError(f"{field} {err}; got {v}") from None
+Caseworkers = Annotated[Value, Use("caseworkers in post (with none nobody can start)", 0,
+                                   LIMITS["caseworkers"][0], lo_open=True)]
+Caseload = Annotated[Union[int, Value], Use("cases each caseworker holds at once", 0, LIMITS["caseload"][0], lo_open=True)]
+Duration = Annotated[Value, Use("a duration in periods", 0, 1e4, lo_open=True)]
+Patience = Annotated[Value, Use("a mean wait in periods; omit it for infinite patience", 0, 1e4, lo_open=True)]
 
 
 class Delivery(_M):
@@ -51,19 +50,19 @@ class Delivery(_M):
         min_length=1, description="base Poisson rate of referrals in each period; none after the list ends"
     )
     ramp_up_periods: int = Field(
-        0, ge=0, description="referrals ramp linearly from 0 to the full rate over this many first periods"
+        0, ge=0, le=600, description="referrals ramp linearly from 0 to the full rate over this many first periods"
     )
-    volume: Value = Field(1.0, description="per-trial multiplier on referral rates (referrals below plan)")
-    caseworkers: Value | None = Field(None, description="caseworkers in post, the same in every period")
+    volume: Multiplier = Field(1.0, description="per-trial multiplier on referral rates (referrals below plan)")
+    caseworkers: Caseworkers | None = Field(None, description="caseworkers in post, the same in every period")
     hiring: tuple[int, ...] | None = Field(
         None, description="caseworkers in post in each period (instead of caseworkers); the last entry holds after"
     )
-    caseload: Union[int, Value] = Field(description="concurrent cases each caseworker holds")
-    patience_mean_periods: Value | None = Field(
+    caseload: Caseload = Field(description="concurrent cases each caseworker holds")
+    patience_mean_periods: Patience | None = Field(
         None, description="mean of the exponential time people wait before dropping out; omit for infinite patience"
     )
-    engagement: Value = Field(1.0, description="probability that someone allocated a caseworker engages")
-    service_periods: Value = Field(description="mean time an engaged participant holds a caseworker slot")
+    engagement: Probability = Field(1.0, description="probability that someone allocated a caseworker engages")
+    service_periods: Duration = Field(description="mean time an engaged participant holds a caseworker slot")
     service_dist: Literal["fixed", "exponential"] = Field(
         "exponential", description="service duration exactly service_periods, or exponential with that mean"
     )
@@ -72,21 +71,11 @@ class Delivery(_M):
     @classmethod
     def _rates(cls, v):
         for t, r in enumerate(v):
-            _number(f"referrals_per_period[{t}]", r, lo=0, what="a referral rate cannot be negative")
+            if r < 0:
+                raise ValueError(f"referrals_per_period[{t}] must be >= 0 (a referral rate cannot be negative); "
+                                 f"got {r:g}")
         if not any(r > 0 for r in v):
             raise ValueError("referrals_per_period has no positive rate, so nobody would ever be referred; got all 0")
-        return v
-
-    @field_validator("volume")
-    @classmethod
-    def _volume(cls, v):
-        _number("volume", v, lo=0, what="a multiplier on referral rates")
-        return v
-
-    @field_validator("caseworkers")
-    @classmethod
-    def _caseworkers(cls, v):
-        _number("caseworkers", v, lo=0, lo_open=True, what="with no caseworkers nobody can start")
         return v
 
     @field_validator("hiring")
@@ -96,36 +85,12 @@ class Delivery(_M):
             return v
         if not v:
             raise ValueError("hiring must list caseworkers in post for at least one period; got []")
+        most = LIMITS["caseworkers"][0]
         for t, k in enumerate(v):
-            if k < 0:
-                raise ValueError(f"hiring[{t}] must be >= 0 caseworkers; got {k}")
+            if not 0 <= k <= most:
+                raise ValueError(f"hiring[{t}] must be between 0 and {most:,} caseworkers; got {k}")
         if not any(k > 0 for k in v):
             raise ValueError("hiring never has a caseworker in post, so nobody can start; got all 0")
-        return v
-
-    @field_validator("caseload")
-    @classmethod
-    def _caseload(cls, v):
-        _number("caseload", v, lo=0, lo_open=True, what="cases each caseworker holds at once")
-        return v
-
-    @field_validator("patience_mean_periods")
-    @classmethod
-    def _patience(cls, v):
-        if v is not None:
-            _number("patience_mean_periods", v, lo=0, lo_open=True, what="omit it for infinite patience")
-        return v
-
-    @field_validator("engagement")
-    @classmethod
-    def _engagement(cls, v):
-        _number("engagement", v, lo=0, hi=1, what="a probability")
-        return v
-
-    @field_validator("service_periods")
-    @classmethod
-    def _service(cls, v):
-        _number("service_periods", v, lo=0, lo_open=True, what="a case holds a slot for some time")
         return v
 
     @model_validator(mode="after")
@@ -154,18 +119,12 @@ def delivery_problems(delivery: Delivery, parameter_names, *, horizon_periods: i
                       prefix: str = "delivery") -> list[tuple[str, str]]:
     """Cross-checks against the rest of the scenario, as ``(field path, message)`` pairs.
 
-    Every parameter name used must be in ``parameter_names`` (the scenario's
-    parameter table). Given ``horizon_periods``, schedules must fit inside it
-    and the ramp must end before it.
+    Given ``horizon_periods``, schedules must fit inside it and the ramp must
+    end before it. (Parameter names and their priors are checked against each
+    field's declared use by ``spec.uses``, for the whole scenario.)
     """
-    params = set(parameter_names)
-    allowed = ", ".join(sorted(params)) or "(none defined)"
     at = (lambda f: f"{prefix}.{f}") if prefix else (lambda f: f)
-    probs = [
-        (at(f), f"'{name}' is not a parameter; defined parameters: {allowed}")
-        for f, name in delivery.names().items()
-        if name not in params
-    ]
+    probs = []
     if horizon_periods is not None:
         h = horizon_periods
         if delivery.ramp_up_periods > h:

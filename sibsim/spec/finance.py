@@ -7,10 +7,11 @@ outcomes are worth to the public sector, for value for money.
 
 Every new field is optional and defaults to ``None`` (read as the documented
 default), so scenarios that do not use a feature keep their canonical JSON and
-content hash. Numbers are checked here (a share outside [0, 1], a negative
-amount, tranches larger than the capital); checks that need the rest of the
-scenario (parameter names, outcome names, the horizon) are in
-:func:`finance_problems`, for ``spec.load.semantic_problems`` to call.
+content hash. Each number declares its use in its type (``Share``, ``Money``,
+``Rate``: ``spec.base.Use``), which checks a number given directly and, through
+``spec.uses``, the prior of a parameter named there; checks that need the rest
+of the scenario (outcome names, the horizon) are in :func:`finance_problems`,
+for ``spec.load.semantic_problems`` to call.
 """
 
 from __future__ import annotations
@@ -18,29 +19,18 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .base import FrozenDict, Value, _M
-
-
-def _within(lo: float | None = None, hi: float | None = None):
-    """An after-validator: a number given directly must lie in [lo, hi] (a parameter name is checked later)."""
-
-    def check(v):
-        if isinstance(v, str) or v is None:
-            return v
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        if lo is not None and v < lo or hi is not None and v > hi:
-            raise ValueError(f"must be between {lo:g} and {hi:g}" if hi is not None else f"must be >= {lo:g}")
-        return v
-
-    return AfterValidator(check)
+from .base import FrozenDict, Money, Rate, Share, Use, Value, _M  # noqa: F401  (Money, Rate, Share: field uses)
+from .limits import MAX_AMOUNT
 
 
-Share = Annotated[Value, _within(0, 1)]
-Money = Annotated[Value, _within(0)]
-Rate = Annotated[Value, _within(0, 1)]
+NonNegative = Annotated[Value, Use("a non-negative number", 0, MAX_AMOUNT, hi_is_limit=True)]
+
+
+def _within(lo: float | None = None, hi: float | None = None, what: str = "a number") -> Use:
+    """The use of a number in [lo, hi] (kept for fields written as ``Annotated[Value, _within(lo, hi)]``)."""
+    return Use(what, lo, hi)
 
 DEFAULT_WTP_GRID = (0.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0, 100_000.0)
 
@@ -75,6 +65,9 @@ class Sib(_M):
         "commissioner", description="who gets what is left once every tranche is repaid (or capped): "
                                     "'commissioner' refunds the outcome payers in proportion to their shares")
     guarantee_share: Share = Field(0.0, description="share of investors' principal loss repaid by a guarantor")
+    guarantee_amount: Money | None = Field(
+        None, description="a guarantee of a fixed amount: the guarantor repays investors' principal loss up to "
+                          "this sum (with guarantee_share > 0, that share of the loss, up to this sum)")
     tranches: tuple[Tranche, ...] | None = Field(
         None, description="senior first; drawn pro rata to principal, repaid by waterfall (principal plus coupon)")
     pass_through_share: Share | None = Field(
@@ -137,6 +130,31 @@ class Sib(_M):
         return self
 
 
+class Termination(_M):
+    """Early termination (docs/model.md s.8.3): the contract stops at the end of a period.
+
+    At the end of period ``t_end`` (``at_period``, or the payment period of the
+    first listed measurement point whose trigger is not met, whichever comes
+    first) delivery stops: no cost falls and no outcome payment is made after
+    it; a SIB settles then (unspent capital returned, the guarantee paid).
+    ``guarantee_amount``: on early termination the guarantor pays this fixed
+    sum (at most the investors' principal loss) in place of ``finance.sib``'s
+    guarantee terms (New York Rikers Island, 2015: USD 6m of USD 7.2m drawn).
+    """
+
+    at_period: int | None = Field(None, ge=0, description="the contract's last period (it stops at its end)")
+    on_failed_points: tuple[str, ...] = Field(
+        (), description="measurement points: if one's trigger is not met, the contract stops at its payment period")
+    guarantee_amount: Money | None = Field(
+        None, description="fixed sum a guarantor pays towards investors' principal loss on early termination")
+
+    @model_validator(mode="after")
+    def _some_rule(self):
+        if self.at_period is None and not self.on_failed_points:
+            raise ValueError("termination needs at_period or on_failed_points (or both)")
+        return self
+
+
 class Provider(_M):
     """The provider's own money, for every model: what it can draw on when the contract leaves it short.
 
@@ -156,7 +174,7 @@ class Provider(_M):
 
 
 class Fee(_M):
-    margin: Annotated[Value, _within(0)] = Field(0.0, description="fee for service: cost times (1 + margin)")
+    margin: NonNegative = Field(0.0, description="fee for service: cost times (1 + margin)")
 
 
 class Hybrid(_M):
@@ -186,10 +204,10 @@ class Appraisal(_M):
     acceptability curve depend on willingness to pay.
     """
 
-    value_per_outcome: FrozenDict(str, Value) = Field(
+    value_per_outcome: FrozenDict(str, Annotated[Value, Use("a value per outcome", -MAX_AMOUNT, MAX_AMOUNT)]) = Field(
         default_factory=dict, description="public value of one additional outcome, by outcome name (default 0)")
     discount_rate_annual: float | None = Field(None, ge=0, le=1, description="default: the scenario's rate")
-    optimism_bias: Annotated[Value, _within(0)] = Field(
+    optimism_bias: NonNegative = Field(
         0.0, description="uplift on cost-reimbursing payments (fees), e.g. up to 0.41 for outsourced operating costs")
     fee_effect_share: Share = Field(1.0, description="share of the effect kept without outcome-based payment")
     wtp_grid: tuple[float, ...] = Field(
@@ -209,49 +227,14 @@ class Appraisal(_M):
         return tuple(sorted(v))
 
 
-def _values(sc) -> list[tuple[str, object, float | None, float | None]]:
-    """(field, value, lo, hi) of every finance and appraisal number that may name a parameter."""
-    f = sc.finance
-    s = f.sib
-    out = [("finance.sib.capital_commitment", s.capital_commitment, 0, None),
-           ("finance.sib.management_fee_per_period", s.management_fee_per_period, 0, None),
-           ("finance.sib.intermediary_fee_share", s.intermediary_fee_share, 0, 1),
-           ("finance.sib.return_cap_annual", s.return_cap_annual, 0, 1),
-           ("finance.sib.guarantee_share", s.guarantee_share, 0, 1),
-           ("finance.sib.pass_through_share", s.pass_through_share, 0, 1)]
-    for i, t in enumerate(s.tranches or ()):
-        out += [(f"finance.sib.tranches.{i}.principal", t.principal, 0, None),
-                (f"finance.sib.tranches.{i}.coupon_annual", t.coupon_annual, 0, 1),
-                (f"finance.sib.tranches.{i}.guarantee_share", t.guarantee_share, 0, 1)]
-    if f.provider is not None:
-        out += [("finance.provider.reserves", f.provider.reserves, 0, None),
-                ("finance.provider.overdraft_limit", f.provider.overdraft_limit, 0, None),
-                ("finance.provider.overdraft_rate_annual", f.provider.overdraft_rate_annual, 0, 1)]
-    if f.fee is not None:
-        out.append(("finance.fee.margin", f.fee.margin, 0, None))
-    if f.hybrid is not None:
-        out.append(("finance.hybrid.fee_share", f.hybrid.fee_share, 0, 1))
-    a = getattr(sc, "appraisal", None)
-    if a is not None:
-        out += [(f"appraisal.value_per_outcome.{k}", v, None, None) for k, v in a.value_per_outcome.items()]
-        out += [("appraisal.optimism_bias", a.optimism_bias, 0, None),
-                ("appraisal.fee_effect_share", a.fee_effect_share, 0, 1)]
-    return out
-
-
 def finance_problems(sc) -> list[tuple[str, str]]:
     """Cross-field checks of ``finance`` and ``appraisal`` against the rest of the scenario.
 
-    Parameter names must exist (and a parameter's prior must stay within the
-    field's range where that can be checked), outcome names must be outcomes,
-    periods must lie within the horizon. Returns ``(field, message)`` pairs.
+    Outcome names must be outcomes, periods must lie within the horizon
+    (parameter names and their priors are checked against each field's use by
+    ``spec.uses``). Returns ``(field, message)`` pairs.
     """
     probs: list[tuple[str, str]] = []
-    params = sc.parameters
-    allowed = ", ".join(sorted(params)) or "(none defined)"
-    for field, v, lo, hi in _values(sc):
-        if isinstance(v, str) and v not in params:
-            probs.append((field, f"'{v}' is not a parameter; defined parameters: {allowed}"))
     s = sc.finance.sib
     T = sc.horizon_periods
     if s.recycle_until_period is not None and s.recycle_until_period >= T:
@@ -260,6 +243,7 @@ def finance_problems(sc) -> list[tuple[str, str]]:
     if s.drawdown_schedule is not None and len(s.drawdown_schedule) > T:
         probs.append(("finance.sib.drawdown_schedule",
                       f"has {len(s.drawdown_schedule)} periods, more than horizon_periods ({T})"))
+    probs += termination_problems(sc)
     a = getattr(sc, "appraisal", None)
     if a is not None:
         names = [o.name for o in sc.outcomes]
@@ -270,4 +254,22 @@ def finance_problems(sc) -> list[tuple[str, str]]:
         for k in a.effect_outcomes or ():
             if k not in names:
                 probs.append(("appraisal.effect_outcomes", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
+    return probs
+
+
+def termination_problems(sc) -> list[tuple[str, str]]:
+    """``termination`` against the horizon and the measurement points it names."""
+    term = getattr(sc, "termination", None)
+    if term is None:
+        return []
+    probs = []
+    T = sc.horizon_periods
+    if term.at_period is not None and term.at_period >= T:
+        probs.append(("termination.at_period", f"must be a period inside the horizon (0 .. {T - 1}); "
+                                               f"got {term.at_period}"))
+    points = [p.name for p in sc.measurement.points] if getattr(sc, "measurement", None) is not None else []
+    for i, name in enumerate(term.on_failed_points):
+        if name not in points:
+            probs.append((f"termination.on_failed_points.{i}",
+                          f"'{name}' is not a measurement point; points: {', '.join(points) or '(none)'}"))
     return probs

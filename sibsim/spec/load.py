@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..dists import PRIOR_KINDS, Fixed, correlation_matrix
+from ..dists import MAX_ABS, PRIOR_KINDS, Fixed, correlation_matrix
 from ..errors import ScenarioError
+from .limits import MAX_DEPTH, over
 from .model import Scenario
 
 MAX_BYTES = 1_000_000
@@ -28,6 +29,8 @@ _TAGS = {"schedule", "poisson", "float", "str", "int", *PRIOR_KINDS}
 
 def _loc(loc: tuple) -> str:
     # drop pydantic's union-member tags (e.g. 'schedule', 'beta') from the path
+    if "[key]" in loc:  # a bad key of a mapping: the mapping is the field
+        loc = loc[: max(loc.index("[key]") - 1, 0)]
     out: list[str] = []
     for part in loc:
         if out and out[-1] in _KEYED:  # a name the user chose (parameter, outcome), never a tag
@@ -49,12 +52,16 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
         msg = e["msg"].removeprefix("Value error, ").replace("valid tuple", "valid list")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (not part of the scenario format; check the spelling)"
-        elif "input" in e and not isinstance(e["input"], (dict, list)):
+        elif e["type"] in ("scenario", "refused_input"):  # the message names the value itself
+            pass
+        elif "input" in e and not isinstance(e["input"], (dict, list)) and "; got " not in msg:
             msg = f"{msg}; got {e['input']!r}"
         # a union tries each member: keep the most specific message per field
         if field not in seen or seen[field].startswith(generic):
             seen[field] = msg
-    return list(seen.items())
+    # a union member's generic complaint ("should be a valid number") at a field whose parts say what is wrong
+    return [(f, m) for f, m in seen.items()
+            if not (m.startswith(generic) and any(g.startswith(f + ".") for g in seen))]
 
 
 def _names_in(value: Any) -> list[str]:
@@ -62,44 +69,48 @@ def _names_in(value: Any) -> list[str]:
 
 
 def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
-    """Cross-field checks the field models cannot see on their own."""
-    probs: list[tuple[str, str]] = []
+    """Cross-field checks the field models cannot see on their own (run by ``Scenario``'s own validator).
+
+    Parameter names and priors against every use (:mod:`sibsim.spec.uses`),
+    names of outcomes, periods within the horizon, sizes within the limits
+    (:mod:`sibsim.spec.limits`) and the correlations.
+    """
+    from .uses import use_problems
+
+    probs: list[tuple[str, str]] = use_problems(sc)
     params = set(sc.parameters)
     allowed = ", ".join(sorted(params)) or "(none defined)"
-
-    def ref(field: str, value: Any, *, lo: float | None = None, hi: float | None = None):
-        if value is None:
-            return
-        if isinstance(value, str):
-            if value not in params:
-                probs.append((field, f"'{value}' is not a parameter; defined parameters: {allowed}"))
-            return
-        if not math.isfinite(value):
-            probs.append((field, f"must be a finite number; got {value}"))
-            return
-        if lo is not None and value < lo or hi is not None and value > hi:
-            rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-            probs.append((field, f"must be {rng}; got {value}"))
-
+    T = sc.horizon_periods
     p = sc.participants
-    ref("participants.engagement", p.engagement, lo=0, hi=1)
+    if p.max_participants is not None and (msg := over("participants", p.max_participants)):
+        probs.append(("participants.max_participants", msg))
     if sc.delivery is not None:
         from .delivery import delivery_problems
 
-        probs += delivery_problems(sc.delivery, sc.parameters, horizon_periods=sc.horizon_periods)
-    elif p.starts.kind == "poisson":
-        ref("participants.starts.volume", p.starts.volume, lo=0)
+        probs += delivery_problems(sc.delivery, sc.parameters, horizon_periods=T)
+        probs += _referral_volume(sc)
+    elif p.starts is not None:
+        per = p.starts.per_period if p.starts.kind == "schedule" else p.starts.rate_per_period
+        field = "participants.starts." + ("per_period" if p.starts.kind == "schedule" else "rate_per_period")
+        if len(per) > T:
+            probs.append((field, f"has {len(per)} periods but the horizon is {T}; allowed: at most {T} "
+                                 "(starts after the horizon would never be simulated)"))
+        elif p.starts.kind == "schedule" and (msg := over("participants", sum(per))):
+            probs.append((field, msg))
     if sc.measurement is not None:
         from .measure import measurement_problems
 
         probs += measurement_problems(sc)
     names = [o.name for o in sc.outcomes]
+    if not names and not (sc.measurement is not None and sc.measurement.estimates):  # i10: s.6.5
+        probs.append(("outcomes", "needs at least 1 item (an outcome), unless measurement.estimates pays; got []"))
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         probs.append(("outcomes", f"outcome names must be unique; repeated: {', '.join(dup)}"))
+    from .model import count_problems  # count outcomes (docs/model.md s.4.3): a mean, not a probability
+
+    probs += count_problems(sc)
     for i, o in enumerate(sc.outcomes):
-        ref(f"outcomes.{i}.baseline", o.baseline, lo=0, hi=1)
-        ref(f"outcomes.{i}.effect.size", o.effect.size)
         if o.requires is not None:
             if o.requires not in names:
                 probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is not an outcome; outcomes: {', '.join(names)}"))
@@ -108,28 +119,21 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
         elif min(o.lag.values) < 1:
             probs.append((f"outcomes.{i}.lag", "an outcome without a prerequisite is achieved at least 1 period after start"))
     rc = sc.rate_card
-    for k, v in rc.prices.items():
+    for k in rc.prices:
         if k not in names:
             probs.append((f"rate_card.prices.{k}", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
-        ref(f"rate_card.prices.{k}", v, lo=0)
-    for k, v in rc.cap_per_outcome.items():
+    for k in rc.cap_per_outcome:
         if k not in names:
             probs.append((f"rate_card.cap_per_outcome.{k}", f"'{k}' is not an outcome; outcomes: {', '.join(names)}"))
-        if v < 0:
-            probs.append((f"rate_card.cap_per_outcome.{k}", f"must be >= 0; got {v}"))
-    ref("rate_card.cap_per_participant", rc.cap_per_participant, lo=0)
-    ref("rate_card.cap_total", rc.cap_total, lo=0)
-    ref("rate_card.co_payer_share", rc.co_payer_share, lo=0, hi=1)
     c = sc.costs
-    for f in ("fixed_per_period", "setup", "per_start", "per_engaged", "per_engaged_per_period", "multiplier"):
-        ref(f"costs.{f}", getattr(c, f), lo=0)
     if c.fixed_periods is not None:
         a, b = c.fixed_periods
-        if not 0 <= a <= b < sc.horizon_periods:
-            probs.append(("costs.fixed_periods", f"need 0 <= first <= last < horizon_periods ({sc.horizon_periods}); got [{a}, {b}]"))
+        if not 0 <= a <= b < T:
+            probs.append(("costs.fixed_periods", f"need 0 <= first <= last < horizon_periods ({T}); got [{a}, {b}]"))
     from .finance import finance_problems
 
     probs += finance_problems(sc)
+    pairs: dict[frozenset, int] = {}
     for i, cor in enumerate(sc.correlations):
         if cor.a == cor.b:
             probs.append((f"correlations.{i}", f"a parameter cannot be correlated with itself; got a = b = '{cor.a}'"))
@@ -137,12 +141,34 @@ def semantic_problems(sc: Scenario) -> list[tuple[str, str]]:
             name = getattr(cor, side)
             if name not in params:
                 probs.append((f"correlations.{i}.{side}", f"'{name}' is not a parameter; defined parameters: {allowed}"))
+        key = frozenset((cor.a, cor.b))
+        if key in pairs:
+            probs.append((f"correlations.{i}", f"the pair {cor.a}, {cor.b} is already correlated (correlations."
+                                               f"{pairs[key]}); give each pair once"))
+        pairs.setdefault(key, i)
     if sc.correlations and not probs:
         try:
             correlation_matrix(sorted(sc.parameters), [(c.a, c.b, c.rho) for c in sc.correlations])
         except ValueError as err:
             probs.append(("correlations", str(err)))
-    return probs
+    return list(dict.fromkeys(probs))
+
+
+def _referral_volume(sc: Scenario) -> list[tuple[str, str]]:
+    """Expected referrals over the horizon at the volume's highest value, within the limit."""
+    from .uses import support
+
+    d = sc.delivery
+    v = d.volume
+    if isinstance(v, str):
+        prior = sc.priors.get(v)
+        if prior is None:
+            return []
+        hi = support(prior)[1]
+        v = hi if math.isfinite(hi) else prior.quantile(0.999)
+    total = sum(d.referrals_per_period[: sc.horizon_periods]) * v
+    msg = over("referrals", total)
+    return [("delivery.referrals_per_period", msg + " (referral rates times the largest volume)")] if msg else []
 
 
 def validate(data: Any, *, source: str | None = None) -> Scenario:
@@ -150,13 +176,42 @@ def validate(data: Any, *, source: str | None = None) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError([("", f"a scenario is a mapping of fields; got {type(data).__name__}")], source=source)
     try:
-        sc = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(_problems(err), source=source) from None
-    probs = semantic_problems(sc)
-    if probs:
-        raise ScenarioError(probs, source=source)
-    return sc
+        return Scenario.model_validate(data)  # every check is the type's own: a Scenario that exists is valid
+    except ScenarioError as err:
+        raise ScenarioError(err.problems, source=source) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing what would be read other than as written.
+
+    A key given twice in one mapping (PyYAML keeps the last silently) and
+    nesting deeper than MAX_DEPTH (PyYAML's composer recurses: 2,000 levels
+    end in RecursionError) are errors.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                k = (key.tag, key.value)
+                if k in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key.value}' is given twice (first on line {seen[k] + 1}); "
+                                    "give each key once", key.start_mark)
+                seen[k] = key.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 def loads(text: str, *, source: str | None = None) -> Scenario:
@@ -164,9 +219,12 @@ def loads(text: str, *, source: str | None = None) -> Scenario:
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ScenarioError([("", f"file is larger than {MAX_BYTES:,} bytes")], source=source)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
-        raise ScenarioError([("", f"not valid YAML: {err}".replace("\n", " "))], source=source) from None
+        raise ScenarioError([("", " ".join(f"not valid YAML: {err}".split()))], source=source) from None
+    except RecursionError:
+        raise ScenarioError([("", f"nested too deeply (a scenario is at most {MAX_DEPTH} levels deep)")],
+                            source=source) from None
     return validate(data, source=source)
 
 
@@ -194,7 +252,8 @@ def dumps(sc: Scenario) -> str:
 
 
 def canonical_json(sc: Scenario) -> str:
-    return json.dumps(to_dict(sc), sort_keys=True, separators=(",", ":"))
+    # a Scenario holds finite numbers only; allow_nan=False makes sure none ever becomes null or Infinity
+    return json.dumps(to_dict(sc), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def content_hash(sc: Scenario) -> str:
@@ -217,6 +276,9 @@ def with_params(sc: Scenario, values: dict[str, float]) -> Scenario:
             raise ScenarioError([(f"parameters.{k}", f"value must be a number; got {v!r}")]) from None
         if not math.isfinite(x):
             raise ScenarioError([(f"parameters.{k}", f"value must be a finite number; got {v!r}")])
+        if abs(x) > MAX_ABS:
+            raise ScenarioError([(f"parameters.{k}", f"value is too large; allowed: at most {MAX_ABS:g} in size; "
+                                                     f"got {v!r}")])
         params[k] = Fixed(value=x)
     data = to_dict(sc)
     data["parameters"] = {k: (to_dict_prior(v)) for k, v in params.items()}

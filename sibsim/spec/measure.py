@@ -23,20 +23,26 @@ Improvements are relative and in the outcome's beneficial direction: for a
 observed rate and ``r_c`` the comparison rate. Triggers and schedule thresholds
 are shares (0.10 = 10%). See docs/measurement.md and :mod:`sibsim.measure`.
 
-Single-field checks live on the models; :func:`measurement_problems` checks
-the section against the rest of the scenario (parameter names, outcomes, the
-horizon) and returns ``(field path, message)`` pairs.
+Single-field checks live on the models, each number's range in its declared
+use (``spec.base.Use``; a model narrows a use by ``refine_use``, e.g. a
+binary outcome's baseline is a probability), which ``spec.uses`` also checks
+against the prior of a parameter named there; :func:`measurement_problems`
+checks the section against the rest of the scenario (outcomes, the horizon)
+and returns ``(field path, message)`` pairs.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Value, _M
-from .base import check_range as _check
+from .base import Money, Use, Value, _M
+from .base import check_range as _check  # noqa: F401  (for field validators; prefer declaring a Use)
+
+EFFECT = Use("an effect size", -1e3, 1e3)
+Members = Annotated[Value, Use("comparison group members (a group needs members)", 0, 1e9, lo_open=True)]
 
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -60,7 +66,7 @@ class MeasuredEffect(_M):
     """The true effect among the engaged: ``relative`` (share of the level) or ``absolute`` (per person)."""
 
     type: Literal["absolute", "relative"] = "relative"
-    size: Value = 0.0
+    size: Annotated[Value, EFFECT] = 0.0
 
 
 class Design(_M):
@@ -79,25 +85,12 @@ class Design(_M):
     """
 
     kind: Literal["comparison_group", "historical_baseline", "estimate"]
-    size: Value | None = Field(None, description="comparison members per cohort")
-    size_per_participant: Value | None = Field(None, description="comparison members per measured participant")
-    drift: Value = Field(0.0, description="historical level / counterfactual level - 1 (historical_baseline)")
-    se: Value | None = Field(None, description="standard error of the estimated relative improvement (estimate)")
-
-    @field_validator("size", "size_per_participant")
-    @classmethod
-    def _positive(cls, v):
-        return _check(v, lo=0, lo_open=True, what="a comparison group needs members")
-
-    @field_validator("drift")
-    @classmethod
-    def _drift(cls, v):
-        return _check(v, lo=-1, lo_open=True, what="a relative difference of levels")
-
-    @field_validator("se")
-    @classmethod
-    def _se(cls, v):
-        return _check(v, lo=0, what="a standard error")
+    size: Members | None = Field(None, description="comparison members per cohort")
+    size_per_participant: Members | None = Field(None, description="comparison members per measured participant")
+    drift: Annotated[Value, Use("a relative difference of levels", -1, 1e3, lo_open=True)] = Field(
+        0.0, description="historical level / counterfactual level - 1 (historical_baseline)")
+    se: Annotated[Value, Use("a standard error", 0, 1e3)] | None = Field(
+        None, description="standard error of the estimated relative improvement (estimate)")
 
     @model_validator(mode="after")
     def _fields_of_kind(self):
@@ -137,17 +130,26 @@ class MeasuredOutcome(_M):
     kind: Literal["count", "binary"] = "count"
     direction: Literal["increase", "reduce"] = "reduce"
     from_outcome: str | None = Field(None, description="a rate-card outcome whose achievements are measured")
-    baseline: Value | None = Field(None, description="counterfactual events per person (count) or probability")
+    baseline: Annotated[Value, Use("a level: events per person", 0, 1e6)] | None = Field(
+        None, description="counterfactual events per person (count) or probability")
     effect: MeasuredEffect = MeasuredEffect()
-    overdispersion: Value = Field(0.0, description="gamma-Poisson k: variance per person mu + k mu^2 (count)")
+    overdispersion: Annotated[Value, Use("an overdispersion (gamma-Poisson k)", 0, 1e6)] = Field(
+        0.0, description="gamma-Poisson k: variance per person mu + k mu^2 (count)")
     population: Literal["all", "engaged"] = "all"
     design: Design
-    target_effect: Value | None = None
+    target_effect: Annotated[Value, EFFECT] | None = None
 
-    @field_validator("overdispersion")
-    @classmethod
-    def _k(cls, v):
-        return _check(v, lo=0)
+    def refine_use(self, field, use):
+        if field == "baseline" and self.kind == "binary":
+            return Use("a probability", 0, 1)
+        if field in ("effect.size", "target_effect"):
+            if self.effect.type == "absolute":
+                return (Use("an absolute effect (a difference of probabilities)", -1, 1) if self.kind == "binary"
+                        else Use("an absolute effect (events per person)", -1e6, 1e6))
+            if self.direction == "reduce":
+                return Use("a relative reduction (a share of the level)", None, 1)
+            return Use("a relative increase (a share of the level)", -1, None)
+        return use
 
     @model_validator(mode="after")
     def _source(self):
@@ -178,15 +180,10 @@ class Pay(_M):
     """
 
     kind: Literal["per_unit", "schedule"]
-    price_per_unit: Value | None = None
+    price_per_unit: Money | None = None
     interpolation: Literal["step", "linear"] = "step"
     improvement: tuple[float, ...] | None = Field(None, description="thresholds of measured improvement, increasing")
     payment: tuple[float, ...] | None = Field(None, description="payment at each threshold, never decreasing")
-
-    @field_validator("price_per_unit")
-    @classmethod
-    def _price(cls, v):
-        return _check(v, lo=0)
 
     @field_validator("improvement")
     @classmethod
@@ -245,10 +242,11 @@ class MeasurementPoint(_M):
     name: str = Field(pattern=NAME)
     outcome: str
     cohorts: tuple[str, ...] = Field(description="cohorts measured together (pooled)")
-    trigger: Value = Field(0.0, description="least measured improvement that pays (0.10 = 10%)")
+    trigger: Annotated[Value, Use("a share of the comparison rate: 0.10 = 10%", 0, 1)] = Field(
+        0.0, description="least measured improvement that pays (0.10 = 10%)")
     pay: Pay
     payment_period: int = Field(ge=0)
-    cap: Value | None = Field(None, description="most this point pays")
+    cap: Money | None = Field(None, description="most this point pays")
     net_of: tuple[str, ...] = ()
 
     @field_validator("cohorts")
@@ -258,34 +256,55 @@ class MeasurementPoint(_M):
             raise ValueError("needs at least one cohort; got none")
         return v
 
-    @field_validator("trigger")
-    @classmethod
-    def _share(cls, v):
-        return _check(v, lo=0, hi=1, what="a share of the comparison rate: 0.10 = 10%")
 
-    @field_validator("cap")
+class ImpactEstimate(_M):
+    """A plain impact estimate (docs/model.md s.6.5): paid linearly on an evaluation's reported effect.
+
+    In each of ``periods`` an evaluation reports ``E_t = effect + se * Z_t``
+    (``Z_t`` independent standard normals: each period has its own estimate),
+    in the outcome's own ``units`` or in standard deviations (``sd``; both
+    ``effect`` and ``se`` in those units). That period's payment is
+    ``min(cap_per_period, price_per_unit * max(0, E_t))``: linear per unit of
+    estimate, a floor at zero and an optional ceiling. No rate-card outcome,
+    cohort or comparison group is involved. ``target_effect``: the effect the
+    contract is designed to pay for (the investor's measurement risk).
+    """
+
+    name: str = Field(pattern=NAME)
+    effect: Value = Field(description="the true effect the evaluation estimates (per trial: a parameter)")
+    se: Annotated[Value, Use("a standard error", 0, None)] = Field(
+        description="standard error of each period's estimate, in the same units")
+    units: Literal["outcome", "sd"] = Field("outcome", description="the outcome's own units or standard deviations")
+    periods: tuple[int, ...] = Field(description="periods in which an estimate is reported and paid")
+    price_per_unit: Money = Field(description="payment per unit of estimated effect")
+    cap_per_period: Money | None = Field(None, description="most one period's estimate pays (the ceiling)")
+    target_effect: Value | None = None
+
+    @field_validator("periods")
     @classmethod
-    def _cap(cls, v):
-        return _check(v, lo=0)
+    def _periods(cls, v):
+        if not v:
+            raise ValueError("needs at least one period; got none")
+        if any(p < 0 for p in v) or len(set(v)) != len(v):
+            raise ValueError(f"periods must be distinct and >= 0; got {list(v)}")
+        return tuple(sorted(v))
 
 
 class Measurement(_M):
-    cohorts: tuple[MeasuredCohort, ...]
-    outcomes: tuple[MeasuredOutcome, ...]
-    points: tuple[MeasurementPoint, ...]
-    cap_total: Value | None = Field(None, description="most all measured payments together pay")
+    cohorts: tuple[MeasuredCohort, ...] = ()
+    outcomes: tuple[MeasuredOutcome, ...] = ()
+    points: tuple[MeasurementPoint, ...] = ()
+    estimates: tuple[ImpactEstimate, ...] = Field((), description="plain impact estimates (docs/model.md s.6.5)")
+    cap_total: Money | None = Field(None, description="most all measured payments together pay")
 
-    @field_validator("cohorts", "outcomes", "points")
-    @classmethod
-    def _nonempty(cls, v):
-        if not v:
-            raise ValueError("needs at least one entry; got none")
-        return v
-
-    @field_validator("cap_total")
-    @classmethod
-    def _cap(cls, v):
-        return _check(v, lo=0)
+    @model_validator(mode="after")
+    def _nonempty(self):
+        if not self.estimates or self.points or self.cohorts or self.outcomes:
+            for f in ("cohorts", "outcomes", "points"):
+                if not getattr(self, f):
+                    raise ValueError(f"{f}: needs at least one entry; got none"
+                                     + ("" if self.estimates else " (or give estimates only)"))
+        return self
 
     def names(self) -> dict[str, str]:
         """Field path -> parameter name, for every number given as a parameter name."""
@@ -306,6 +325,9 @@ class Measurement(_M):
             for f in ("trigger", "cap"):
                 add(f"points.{i}.{f}", getattr(p, f))
             add(f"points.{i}.pay.price_per_unit", p.pay.price_per_unit)
+        for i, e in enumerate(self.estimates):
+            for f in ("effect", "se", "price_per_unit", "cap_per_period", "target_effect"):
+                add(f"estimates.{i}.{f}", getattr(e, f))
         add("cap_total", self.cap_total)
         return out
 
@@ -319,11 +341,6 @@ def measurement_problems(sc) -> list[tuple[str, str]]:
     m: Measurement = sc.measurement
     at = lambda f: f"measurement.{f}"  # noqa: E731
     probs: list[tuple[str, str]] = []
-    params = set(sc.parameters)
-    allowed = ", ".join(sorted(params)) or "(none defined)"
-    for f, name in m.names().items():
-        if name not in params:
-            probs.append((at(f), f"'{name}' is not a parameter; defined parameters: {allowed}"))
     T = sc.horizon_periods
     cohorts = {c.name: c for c in m.cohorts}
     outcomes = {o.name: o for o in m.outcomes}
@@ -353,6 +370,14 @@ def measurement_problems(sc) -> list[tuple[str, str]]:
             probs.append((at(f"outcomes.{i}.baseline"), f"a probability must be between 0 and 1; got {o.baseline}"))
         if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
             probs.append((at(f"outcomes.{i}.baseline"), f"events per person must be >= 0; got {o.baseline}"))
+    names = [p.name for p in m.points] + [e.name for e in m.estimates]
+    if _dupes(names):
+        probs.append((at("estimates"), f"names must be unique across points and estimates; repeated: {_dupes(names)}"))
+    for i, e in enumerate(m.estimates):
+        late = [p for p in e.periods if p >= T]
+        if late:
+            probs.append((at(f"estimates.{i}.periods"),
+                          f"must be inside the horizon, 0 .. {T - 1}; got {late[0]}"))
     seen: dict[str, int] = {}
     for i, p in enumerate(m.points):
         if p.outcome not in outcomes:

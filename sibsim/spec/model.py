@@ -10,21 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..dists import Fixed, Prior
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
-from .base import FrozenDict, Value, _M  # noqa: E402  (shared with spec.delivery)
+from .base import (  # noqa: E402  (shared with spec.delivery)
+    PROBABILITY, FrozenDict, Money, Multiplier, ParamKey, Probability, Share, Use, Value, _M,
+)
 from .delivery import Delivery  # noqa: E402
-from .finance import Appraisal, Finance  # noqa: E402
+from .finance import Appraisal, Finance, Termination  # noqa: E402
 from .measure import Measurement  # noqa: E402
 
 
+Periods = Annotated[int, Field(ge=0, le=600)]  # a whole number of periods (at most the longest horizon)
+
+
 class Correlation(_M):
-    a: str
-    b: str
+    a: ParamKey
+    b: ParamKey
     rho: float = Field(ge=-1, le=1)
 
 
@@ -48,7 +54,7 @@ class PoissonStarts(_M):
 
     kind: Literal["poisson"] = "poisson"
     rate_per_period: tuple[float, ...] = Field(min_length=1)
-    volume: Value = 1.0
+    volume: Multiplier = 1.0
 
     @field_validator("rate_per_period")
     @classmethod
@@ -63,7 +69,7 @@ class Participants(_M):
     starts: Annotated[Union[FixedStarts, PoissonStarts], Field(discriminator="kind")] | None = Field(
         None, description="starts per period; omit when a delivery section produces them")
     max_participants: int | None = Field(None, gt=0, description="contract maximum: starts beyond it are refused")
-    engagement: Value = Field(1.0, description="probability that a starter engages")
+    engagement: Probability = Field(1.0, description="probability that a starter engages")
     payment_on: Literal["all", "engaged"] = Field(
         "all", description="pay for outcomes of every referred starter (intention to treat) or engaged ones only"
     )
@@ -75,9 +81,17 @@ class Participants(_M):
         return self
 
 
+EFFECT = Use("an effect size", -1e3, 1e3)
+
+
 class Effect(_M):
     type: Literal["absolute", "relative"] = "absolute"
-    size: Value = 0.0
+    size: Annotated[Value, EFFECT] = 0.0
+
+    def refine_use(self, field, use):
+        if field == "size" and self.type == "absolute":
+            return Use("an absolute effect (a difference of probabilities)", -1, 1)
+        return use
 
 
 class Lag(_M):
@@ -88,10 +102,10 @@ class Lag(_M):
     """
 
     dist: Literal["fixed", "uniform", "discrete"] = "uniform"
-    periods: int | None = Field(None, ge=0)
-    low: int | None = Field(None, ge=0)
-    high: int | None = Field(None, ge=0)
-    probabilities: tuple[float, ...] | None = None
+    periods: Periods | None = None
+    low: Periods | None = None
+    high: Periods | None = None
+    probabilities: tuple[float, ...] | None = Field(None, max_length=600)
 
     @model_validator(mode="after")
     def _check(self):
@@ -127,36 +141,80 @@ class Lag(_M):
         return max(self.values)
 
 
+BASELINE = Use("a counterfactual level", 0, None)  # refined by kind: a probability, or mean events per participant
+
+
 class Outcome(_M):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    kind: Literal["binary"] = "binary"
+    kind: Literal["binary", "count"] = Field(
+        "binary", description="binary: achieved or not; count: events per participant within the lag window, "
+                              "Poisson, priced per event (docs/model.md s.4.3)")
     direction: Literal["increase", "reduce"] = "increase"
-    baseline: Value = Field(description="counterfactual probability (conditional on the prerequisite, if any)")
+    baseline: Annotated[Value, BASELINE] = Field(
+        description="counterfactual probability (conditional on the prerequisite, if any); for a count outcome, "
+                    "mean events per participant (mu0)")
     effect: Effect = Effect()
     lag: Lag = Lag(dist="fixed", periods=1)
     requires: str | None = Field(None, description="name of a prerequisite outcome")
 
+    def refine_use(self, field, use):
+        if field == "baseline":
+            return PROBABILITY if self.kind == "binary" else Use("mean events per participant", 0, None)
+        if field == "effect.size" and self.effect.type == "relative":
+            # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
+            if self.direction == "reduce":
+                return Use("a relative reduction (a share of the baseline)", None, 1)
+            return Use("a relative increase (a share of the baseline)", -1, None)
+        return use
+
 
 class RateCard(_M):
-    prices: FrozenDict(str, Value) = Field(description="price per achieved outcome, by outcome name")
-    payment_lag_periods: int = Field(0, ge=0)
-    cap_per_participant: Value | None = None
-    cap_per_outcome: FrozenDict(str, int) = Field(default_factory=dict, description="maximum number paid, by outcome")
-    cap_total: Value | None = None
-    co_payer_share: Value = Field(0.0, description="share of each payment paid by a central outcomes fund")
+    prices: FrozenDict(str, Money) = Field(default_factory=dict, description="price per achieved outcome, by outcome name")
+    payment_lag_periods: Periods = 0
+    cap_per_participant: Money | None = None
+    cap_per_outcome: FrozenDict(str, Annotated[int, Field(ge=0)]) = Field(
+        default_factory=dict, description="maximum number paid, by outcome")
+    cap_total: Money | None = None
+    co_payer_share: Share = Field(0.0, description="share of each payment paid by a central outcomes fund")
 
 
 class Costs(_M):
-    fixed_per_period: Value = 0.0
+    fixed_per_period: Money = 0.0
     fixed_periods: tuple[int, int] | None = Field(
         None, description="first and last period (inclusive) of the fixed cost; all periods if omitted"
     )
-    setup: Value = 0.0
-    per_start: Value = 0.0
-    per_engaged: Value = Field(0.0, description="one-off cost per engaged participant, in their start period")
-    per_engaged_per_period: Value = 0.0
-    service_periods: int = Field(1, ge=1, description="periods an engaged participant is served (for per-period cost)")
-    multiplier: Value = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
+    setup: Money = 0.0
+    per_start: Money = 0.0
+    per_engaged: Money = Field(0.0, description="one-off cost per engaged participant, in their start period")
+    per_engaged_per_period: Money = 0.0
+    service_periods: int = Field(1, ge=1, le=600, description="periods an engaged participant is served (for per-period cost)")
+    multiplier: Multiplier = Field(1.0, description="per-trial multiplier on participant costs (cost overrun)")
+
+
+def count_problems(sc) -> list[tuple[str, str]]:
+    """Checks of count outcomes (docs/model.md s.4.3) against the rest of the scenario."""
+    probs = []
+    counts = {o.name for o in sc.outcomes if o.kind == "count"}
+    for i, o in enumerate(sc.outcomes):
+        if o.kind == "count" and o.requires is not None:
+            probs.append((f"outcomes.{i}.requires", f"a count outcome cannot require another outcome; "
+                                                    f"got requires: {o.requires}"))
+        if o.requires in counts:
+            probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is a count outcome and cannot be a "
+                                                    "prerequisite; prerequisites are binary outcomes"))
+        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
+            probs.append((f"outcomes.{i}.baseline", f"mean events per participant must be >= 0; got {o.baseline}"))
+    priced = sorted(k for k in sc.rate_card.prices if k in counts)
+    if priced and sc.rate_card.cap_per_participant is not None:
+        probs.append(("rate_card.cap_per_participant", f"is not applied to count outcomes ({', '.join(priced)} "
+                                                       "priced per event): cap their volume with cap_per_outcome "
+                                                       "or the total with cap_total instead"))
+    m = getattr(sc, "measurement", None)
+    for i, mo in enumerate(m.outcomes if m is not None else ()):
+        if mo.from_outcome in counts:
+            probs.append((f"measurement.outcomes.{i}.from_outcome", f"'{mo.from_outcome}' is a count outcome; "
+                                                                    "from_outcome measures a binary outcome"))
+    return probs
 
 
 ParamEntry = Union[float, Prior]
@@ -169,16 +227,17 @@ class Scenario(_M):
     period: Literal["month", "quarter", "year"] = "quarter"
     horizon_periods: int = Field(gt=0, le=600)
     discount_rate_annual: float = Field(0.035, ge=0, le=1)
-    parameters: FrozenDict(str, ParamEntry) = Field(default_factory=dict)
+    parameters: FrozenDict(ParamKey, ParamEntry) = Field(default_factory=dict)
     correlations: tuple[Correlation, ...] = ()
     participants: Participants
-    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(description="[] only when measurement.estimates pays (docs/model.md s.6.5)")
     rate_card: RateCard
     costs: Costs = Costs()
     finance: Finance = Finance()
     appraisal: Appraisal | None = Field(None, description="value for money: value per outcome, discounting, optimism bias")
     delivery: Delivery | None = Field(None, description="referrals, caseworkers and waiting list (docs/model.md s.12)")
     measurement: Measurement | None = Field(None, description="payments on measured improvement (docs/model.md s.6)")
+    termination: Termination | None = Field(None, description="the contract stops early (docs/model.md s.8.3)")
 
     @model_validator(mode="after")
     def _starts_or_delivery(self):
@@ -187,6 +246,40 @@ class Scenario(_M):
         if self.participants.starts is not None and self.delivery is not None:
             raise ValueError("give participants.starts or a delivery section, not both: delivery produces the starts")
         return self
+
+    @classmethod
+    def model_validate(cls, obj, *args, **kwargs) -> "Scenario":
+        """Validate a plain dict into a Scenario; a ScenarioError lists each problem as (field, message)."""
+        from ..errors import ScenarioError
+        from .load import MAX_DEPTH, _problems
+
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as err:
+            raise ScenarioError(_problems(err)) from None
+        except RecursionError:
+            raise ScenarioError([("", f"nested too deeply (a scenario is at most {MAX_DEPTH} levels deep)")]) from None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        """Every check that needs more than one field (spec.load.semantic_problems): a Scenario is valid."""
+        from .load import semantic_problems
+
+        probs = semantic_problems(self)
+        if probs:
+            raise ValidationError.from_exception_data("Scenario", [
+                InitErrorDetails(type=PydanticCustomError("scenario", "{msg}", {"msg": msg}),
+                                 loc=tuple(int(p) if p.isdigit() else p for p in field.split(".")) if field else (),
+                                 input=None)
+                for field, msg in probs])
+        return self
+
+    @property
+    def parameter_bounds(self) -> dict[str, tuple[float, float]]:
+        """{parameter: (lo, hi)} allowed by every use of it; the engine clips draws to it (spec.uses)."""
+        from .uses import parameter_bounds
+
+        return parameter_bounds(self)
 
     def __hash__(self) -> int:  # hashable for caches (st.cache_data, functools)
         return hash(self.content_hash)

@@ -1,0 +1,64 @@
+"""Start-up (issue 15 item 2): the command line's help and argument errors load nothing heavy.
+
+Checked by the modules loaded (sys.modules), never by time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT
+
+HEAVY = ("scipy", "pydantic", "pandas", "simpy", "sibsim.spec", "sibsim.engine", "sibsim.dists")
+
+
+def _loaded(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _heavy(mods: list[str]) -> list[str]:
+    return [m for m in mods if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+def test_import_sibsim_and_the_cli_load_nothing_heavy():
+    mods = _loaded("import sibsim, sibsim.cli\nsibsim.cli.build_parser()")
+    assert _heavy(mods) == []
+    assert "numpy" not in mods
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["run"], ["run", "x.yaml", "--trials", "many"],
+                                  ["nosuchcommand"]])
+def test_help_and_argument_errors_load_nothing_heavy(argv):
+    code = ("import sys, sibsim.cli\n"
+            f"sys.argv = ['sibsim', *{argv!r}]\n"
+            "try:\n    sibsim.cli.main()\nexcept SystemExit:\n    pass")
+    mods = _loaded(code)
+    assert _heavy(mods) == [], argv
+
+
+def test_lazy_names_still_work():
+    import sibsim
+
+    assert callable(sibsim.load) and callable(sibsim.simulate)
+    assert sibsim.spec.to_dict is not None  # submodules load on first use
+    with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
+        sibsim.nosuch  # noqa: B018
+
+
+def test_loading_a_scenario_does_not_import_scipy():
+    mods = _loaded(f"import sibsim\nsibsim.load({str(ROOT / 'scenarios' / 'benchmark.yaml')!r})")
+    assert not [m for m in mods if m.startswith("scipy")]
+
+
+def test_written_out_table_ends_equal_scipy():
+    from scipy import special
+
+    from sibsim import dists
+
+    assert dists._Z_ENDS == (float(special.ndtri(dists._TAIL)), float(special.ndtri(1 - dists._TAIL)))
