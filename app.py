@@ -31,7 +31,11 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/analysis.py", title="Analysis", icon=":material/query_stats:"),
     st.Page("app_pages/evidence.py", title="Evidence base", icon=":material/inventory_2:"),
+    # issue 13: small providers and outcomes funds
+    st.Page("app_pages/readiness.py", title="Provider readiness", icon=":material/savings:"),
+    st.Page("app_pages/portfolio.py", title="Fund portfolio", icon=":material/account_balance:"),
 ]
+pages.append(st.Page("app_pages/voi.py", title="Value of information", icon=":material/lightbulb:"))  # issue 12
 page = st.navigation(pages)
 
 with st.sidebar:

@@ -90,6 +90,7 @@ WHEN = {  # condition name -> predicate on the scenario: when an output exists
     "measurement": lambda sc: sc.measurement is not None,
     "target": lambda sc: sc.measurement is not None and _target(sc),
     "delivery": lambda sc: sc.delivery is not None,
+    "transaction": lambda sc: bool(sc.finance.transaction_costs),
     "termination": lambda sc: getattr(sc, "termination", None) is not None,
     "appraisal": lambda sc: getattr(sc, "appraisal", None) is not None,
     "tranches": lambda sc: bool(sc.finance.sib.tranches),
@@ -198,6 +199,9 @@ DECLARED: tuple[Output, ...] = (
     _m("investor_peak_capital", "Investor peak capital", "currency", "investor", **INV),
     _m("investor_loss", "Investor loss", P, "investor", "net gain below zero", kind="indicator", **INV),
     _m("intermediary_income", "Intermediary income", "currency", "other", models=SIB_ONLY),
+    _m("transaction_costs", "Transaction costs (all parties)", "currency", "other",
+       "developing and running the contract (sibsim.finance.transaction)", when="transaction"),
+    _m("transaction_costs_<payer>", "Transaction costs paid by the {payer}", "currency", "other", when="transaction"),
     _m("guarantee_paid", "Guarantee paid", "currency", "other", models=SIB_ONLY),
     _m("excess_payments", "Payments beyond what investors are owed", "currency", "other", models=SIB_ONLY),
     _m("recycled_payments", "Outcome payments recycled into delivery", "currency", "other", models=SIB_ONLY),
@@ -277,6 +281,8 @@ def _values(o: Output, ph: str, sc, own: str) -> list[str]:
         return [t.name for t in sc.finance.sib.tranches or () if t.holder == o.party]
     if ph == "wtp":
         return [wtp_label(w) for w in sc.appraisal.wtp_grid]
+    if ph == "payer":
+        return list(dict.fromkeys(tc.party for tc in sc.finance.transaction_costs))
     if ph == "model":  # the appraisal compares the own outcome-based model (sib if the own is the fee)
         ours = own if own != "fee" else "sib"
         return [ours, "fee"] if o.name.endswith("better_than_nothing@<wtp>") else [ours]
@@ -317,7 +323,8 @@ def _context(sc) -> dict[str, set[str] | None]:
             "point": ({p.name for p in meas.points} | {e.name for e in getattr(meas, "estimates", ())}
                       if meas is not None else set()),
             "estimate": {e.name for e in getattr(meas, "estimates", ())} if meas is not None else set(),
-            "model": set(FINANCE_MODELS), "wtp": None}
+            "model": set(FINANCE_MODELS), "wtp": None,
+            "payer": {tc.party for tc in (getattr(getattr(sc, "finance", None), "transaction_costs", None) or ())}}
 
 
 def check(sc, *, shared: tuple[dict, dict], models: dict[str, tuple[dict, dict]], layer: str = "engine") -> None:

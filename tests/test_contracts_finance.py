@@ -227,9 +227,10 @@ def test_every_shipped_contract_runs_every_model():
                 np.testing.assert_allclose(m["public_cost"], expected_public[model], rtol=1e-12, atol=1e-6,
                                            err_msg=f"{name} {model}")
         assert np.all(run.model("fee").metrics["outcome_fund_cost"] == 0), name
-        # investors in the SIB: what they got back less what they put in
+        # investors in the SIB: what they got back (outcome distributions and the guarantor's payment: every
+        # tranche of these contracts is held by investors) less what they put in
         np.testing.assert_allclose(sib_m["investor_net_gain"], sib_m["investor_distributions"]
-                                   - sib_m["investor_drawdowns"], rtol=1e-12, atol=1e-6)
+                                   + sib_m["guarantee_paid"] - sib_m["investor_drawdowns"], rtol=1e-12, atol=1e-6)
 
 
 # --- terms that contradict each other are refused ----------------------------------------------------

@@ -20,7 +20,7 @@ import sys
 
 from ..errors import SibsimError
 
-COMMANDS = ["run", "sweep", "evidence", "report"]  # modules in sibsim.cli, in help order
+COMMANDS = ["run", "sweep", "evidence", "report", "readiness", "portfolio", "voi"]  # modules in sibsim.cli, in help order
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -24,6 +24,7 @@ from .direct import fee, hybrid, pbr
 from .irr import annualise, irr
 from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, months_of_cost, provider_account
 from .sib import sib, sib_guarantee
+from .transaction import add_transaction_costs
 
 __all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib", "wanted"]
 
@@ -93,9 +94,10 @@ MODELS = {"sib": _sib, "pbr": _pbr, "fee": _fee, "hybrid": _hybrid}
 
 
 def model_flows(name: str, sc, params, *, costs: np.ndarray, payments: np.ndarray, end_period=None) -> CashFlows:
-    """One model's cash flows, the provider's reserves, overdraft and insolvency applied."""
+    """One model's cash flows, its transaction costs added and the provider's account applied."""
     cf = (MODELS[name](sc, params, costs, payments) if end_period is None or name != "sib" else
           _sib(sc, params, costs, payments, end_period))  # early termination: the SIB settles at end_period
+    cf = add_transaction_costs(cf, sc, params, model=name)
     p = sc.finance.provider
     ppy = sc.periods_per_year
 

@@ -33,7 +33,8 @@ with fee share h keeps ``a + (1 - a)(1 - h)``.
 
 Acceptability (the data of a cost-effectiveness acceptability curve): for
 each willingness to pay ``w`` per additional outcome in ``wtp_grid``, the net
-benefit of a model is ``w * outcomes_counted - public_cost_pv``; the
+benefit of a model is ``w * outcomes_counted - public_cost_pv``
+(:func:`sibsim.decision.net_benefit`, shared with value of information); the
 indicators ``vfm.<m>_better_than_fee@<w>``, ``vfm.<m>_better_than_nothing@<w>``
 and ``vfm.fee_better_than_nothing@<w>`` (``m``: the scenario's own
 outcome-based model, ``sib`` if its own model is the fee) have the
@@ -47,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cohorts import value
+from ..decision import net_benefit
 from ..outputs import wtp_label
 from ..spec.finance import Appraisal
 from .cashflows import CashFlows, discount_factors, present_value
@@ -120,8 +122,8 @@ def acceptability_indicators(sc, *, model: str, ours: dict, fee: dict) -> dict[s
     if "commissioner_npv" in ours:
         out[f"vfm.{model}_better_than_fee"] = ours["commissioner_npv"] > fee["commissioner_npv"]
     for w in sorted(appraisal_of(sc).wtp_grid):  # numeric order, whatever order the scenario gives
-        nb_ours = w * ours["additional_outcomes_counted"] - ours["public_cost_pv"]
-        nb_fee = w * fee["additional_outcomes_counted"] - fee["public_cost_pv"]
+        nb_ours = net_benefit(w, outcomes=ours["additional_outcomes_counted"], cost_pv=ours["public_cost_pv"])
+        nb_fee = net_benefit(w, outcomes=fee["additional_outcomes_counted"], cost_pv=fee["public_cost_pv"])
         lab = wtp_label(w)
         out[f"vfm.{model}_better_than_fee@{lab}"] = nb_ours > nb_fee
         out[f"vfm.{model}_better_than_nothing@{lab}"] = nb_ours > 0

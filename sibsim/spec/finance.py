@@ -171,6 +171,9 @@ class Provider(_M):
     overdraft_limit: Money | None = Field(None, description="most it can borrow (default: 3 months of cost); "
                                                             "insolvent if its cash falls below minus this")
     overdraft_rate_annual: Rate | None = Field(None, description="interest on an overdrawn balance (default 0.08)")
+    annual_turnover: Money | None = Field(
+        None, description="the provider's whole income in a year, all activities (for readiness: the share of "
+                          "turnover at risk); omitted: not reported")
 
 
 class Fee(_M):
@@ -181,6 +184,55 @@ class Hybrid(_M):
     fee_share: Share = Field(0.5, description="share h of cost paid as a fee; outcome payments are scaled by 1 - h")
 
 
+FINANCE_MODELS = ("sib", "pbr", "fee", "hybrid")
+TC_PARTIES = ("commissioner", "outcome_fund", "provider", "investor", "intermediary")
+
+
+class TransactionCost(_M):
+    """A cost of putting together or running the contract (issue 13; docs/model.md, transaction costs).
+
+    Paid by ``party`` under each finance model in ``models`` (default: every
+    model; investor costs: the SIB only) to outside advisers, lawyers and
+    evaluators: a ``one_off`` amount at the end of ``period`` (development:
+    legal, structuring, evaluation design, due diligence) and/or ``per_period``
+    in ``periods`` (contract and performance management, evaluation, investor
+    monitoring). Each amount is a number or a parameter with a prior.
+    ``scale_elasticity`` says how the cost grows with the contract when a size
+    sweep scales the cohort (sibsim.scale): cost times size ** elasticity
+    (0: fixed whatever the size; 1: proportional).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="e.g. legal_development")
+    party: Literal["commissioner", "outcome_fund", "provider", "investor", "intermediary"]
+    models: tuple[Literal["sib", "pbr", "fee", "hybrid"], ...] | None = Field(
+        None, description="finance models it applies to (default: all; investor costs: sib)")
+    one_off: Money | None = Field(None, description="paid once, at the end of period")
+    period: int = Field(0, ge=0, description="period of the one-off payment")
+    per_period: Money | None = Field(None, description="paid every period in periods")
+    periods: tuple[int, int] | None = Field(
+        None, description="first and last period (inclusive) of the recurring cost; default the whole horizon")
+    scale_elasticity: float = Field(0.0, ge=0, le=1, description="cost grows as size ** this in a size sweep")
+    source: str = Field("", description="where the number comes from (report, URL) or ASSUMPTION")
+
+    @model_validator(mode="after")
+    def _some_cost(self):
+        if self.one_off is None and self.per_period is None:
+            raise ValueError("give one_off and/or per_period (the amount)")
+        if self.periods is not None and self.per_period is None:
+            raise ValueError("periods is only used with per_period")
+        if self.periods is not None and self.periods[0] > self.periods[1]:
+            raise ValueError(f"periods: first must be <= last; got {list(self.periods)}")
+        if self.party == "investor" and self.models is not None and set(self.models) - {"sib"}:
+            raise ValueError(f"investors take part in the sib model only; got models {list(self.models)}")
+        return self
+
+    @property
+    def applies_to(self) -> tuple[str, ...]:
+        if self.models is not None:
+            return self.models
+        return ("sib",) if self.party == "investor" else FINANCE_MODELS
+
+
 class Finance(_M):
     model: Literal["sib", "pbr", "fee", "hybrid"] = Field(
         "sib", description="the scenario's own model; others can be run on the same draws (--finance)")
@@ -188,6 +240,8 @@ class Finance(_M):
     provider: Provider | None = Field(None, description="the provider's reserves and overdraft (all models)")
     fee: Fee | None = Field(None, description="fee for service (also the fee part of a hybrid)")
     hybrid: Hybrid | None = None
+    transaction_costs: tuple[TransactionCost, ...] | None = Field(
+        None, description="development and running costs by party and finance model (sibsim.finance.transaction)")
 
 
 class Appraisal(_M):
@@ -244,6 +298,17 @@ def finance_problems(sc) -> list[tuple[str, str]]:
         probs.append(("finance.sib.drawdown_schedule",
                       f"has {len(s.drawdown_schedule)} periods, more than horizon_periods ({T})"))
     probs += termination_problems(sc)
+    tcs = sc.finance.transaction_costs or ()
+    tc_names = [tc.name for tc in tcs]
+    for i, tc in enumerate(tcs):
+        if tc_names.count(tc.name) > 1:
+            probs.append((f"finance.transaction_costs.{i}.name", f"names must be unique; '{tc.name}' is repeated"))
+        if tc.one_off is not None and tc.period >= T:
+            probs.append((f"finance.transaction_costs.{i}.period",
+                          f"must be a period before the horizon (0 .. {T - 1}); got {tc.period}"))
+        if tc.periods is not None and tc.periods[1] >= T:
+            probs.append((f"finance.transaction_costs.{i}.periods",
+                          f"must lie within the horizon (0 .. {T - 1}); got {list(tc.periods)}"))
     a = getattr(sc, "appraisal", None)
     if a is not None:
         names = [o.name for o in sc.outcomes]

@@ -271,14 +271,15 @@ class ImpactEstimate(_M):
     """
 
     name: str = Field(pattern=NAME)
-    effect: Value = Field(description="the true effect the evaluation estimates (per trial: a parameter)")
+    effect: Annotated[Value, Use("an effect (any finite number)")] = Field(
+        description="the true effect the evaluation estimates (per trial: a parameter)")
     se: Annotated[Value, Use("a standard error", 0, None)] = Field(
         description="standard error of each period's estimate, in the same units")
     units: Literal["outcome", "sd"] = Field("outcome", description="the outcome's own units or standard deviations")
     periods: tuple[int, ...] = Field(description="periods in which an estimate is reported and paid")
     price_per_unit: Money = Field(description="payment per unit of estimated effect")
     cap_per_period: Money | None = Field(None, description="most one period's estimate pays (the ceiling)")
-    target_effect: Value | None = None
+    target_effect: Annotated[Value, Use("an effect (any finite number)")] | None = None
 
     @field_validator("periods")
     @classmethod

@@ -141,7 +141,7 @@ class Lag(_M):
         return max(self.values)
 
 
-BASELINE = Use("a counterfactual level", 0, None)  # refined by kind: a probability, or mean events per participant
+BASELINE = Use("a counterfactual level")  # checked as refined by kind: a probability, or mean events per participant
 
 
 class Outcome(_M):
@@ -160,6 +160,8 @@ class Outcome(_M):
     def refine_use(self, field, use):
         if field == "baseline":
             return PROBABILITY if self.kind == "binary" else Use("mean events per participant", 0, None)
+        if field == "effect.size" and self.kind == "count" and self.effect.type == "absolute":
+            return Use("an absolute effect on mean events per participant (the treated mean is floored at 0)")
         if field == "effect.size" and self.effect.type == "relative":
             # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
             if self.direction == "reduce":
