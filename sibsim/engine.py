@@ -27,7 +27,7 @@ from .errors import UsageError
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
-from .outputs import check as check_outputs
+from .outputs import check_run_outputs as check_outputs
 from .measure import add_measured
 from .payments import rate_card
 from .run import PATH_TRIALS, ModelResult, Run, versions

@@ -243,10 +243,12 @@ _EXACT = {o.name: o for o in DECLARED if "<" not in o.name}
 _PATTERNS = tuple(o for o in DECLARED if "<" in o.name)
 
 
+@lru_cache(maxsize=4096)
 def match(name: str) -> tuple[Output, dict[str, str]] | None:
     """The declaration of ``name`` and its placeholder values, or None if undeclared.
 
-    Raises OutputError if ``name`` matches two declarations (a clash).
+    Raises OutputError if ``name`` matches two declarations (a clash). Cached: a run checks the same
+    names in every chunk. Callers must not change the returned dict.
     """
     if name in _EXACT:
         return _EXACT[name], {}
@@ -368,6 +370,24 @@ def check(sc, *, shared: tuple[dict, dict], models: dict[str, tuple[dict, dict]]
                 one(k, kind, f"model {model}", model)
                 if k in shared[0] or k in shared[1]:
                     raise OutputError(f"{layer} returned {k!r} both as shared and for model {model!r}")
+
+
+_CHECKED: set = set()  # (placeholder values, names) already checked: a memo, it holds no results
+
+
+def check_run_outputs(sc, *, shared: tuple[dict, dict], models: dict[str, tuple[dict, dict]],
+                      layer: str = "engine") -> None:
+    """:func:`check`, once per set of names and placeholder values (every chunk of a run has the same):
+    the verdict depends on nothing else."""
+    ctx = tuple((k, None if v is None else tuple(sorted(v))) for k, v in _context(sc).items())
+    key = (ctx, tuple(shared[0]), tuple(shared[1]),
+           tuple((name, tuple(m), tuple(i)) for name, (m, i) in models.items()), layer)
+    if key in _CHECKED:
+        return
+    check(sc, shared=shared, models=models, layer=layer)
+    if len(_CHECKED) > 256:
+        _CHECKED.clear()
+    _CHECKED.add(key)
 
 
 # ---------------------------------------------------------------- reading the declaration
