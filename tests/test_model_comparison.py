@@ -199,7 +199,7 @@ def test_only_what_was_asked_is_computed(monkeypatch):
     plain = sibsim.simulate(BENCH, trials=300, seed=2)  # no appraisal, no --finance: no fee, no value for money
     assert calls == [] and plain.finance_models == ("sib",)
     assert not any(outputs.curve_point(k) is not None for k in plain.indicators)
-    assert "public_cost_pv" not in plain.metrics and "public_cost" in plain.metrics
+    assert "commissioner_npv" not in plain.metrics and "public_cost_pv" in plain.metrics  # no values, no NPV
     both = sibsim.simulate(BENCH, trials=300, seed=2, finance=("fee",))
     assert calls  # asked for: computed
     for k, v in plain.metrics.items():  # per-trial numbers do not depend on what else was computed

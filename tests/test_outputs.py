@@ -84,7 +84,7 @@ def test_the_declared_conditions_follow_the_scenario():
     assert ("contract_cap_reached" in si) == (data["rate_card"].get("cap_total") is not None)
     data.pop("appraisal", None)
     (sm, si), per = outputs.expected(spec.validate(data))
-    assert not any(k.startswith("vfm.") for k in si) and "public_cost_pv" not in per["sib"][0]
+    assert not any(k.startswith("vfm.") for k in si) and "commissioner_npv" not in per["sib"][0]
 
 
 def test_labels_units_and_parties_come_from_the_declaration():

@@ -152,8 +152,9 @@ def cash_metrics(sc, cf: CashFlows, *, model: str = "sib", additional=None,
     if additional is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             m["public_cost_per_additional_outcome"] = np.where(additional > 0, m["public_cost"] / additional, np.nan)
-    if deadweight is not None:  # outcome payments made (public cost less fees) times the deadweight share
+    if deadweight is not None:  # outcome payments made (public cost less fees and transaction costs) x deadweight
         fees = 0.0 - cf.parts.get("commissioner.fee", np.zeros_like(public)).sum(axis=1)
+        fees = fees + sum(cf.extra.get(f"transaction_costs_{p}", 0.0) for p in ("commissioner", "outcome_fund"))
         m["deadweight_paid"] = np.maximum(m["public_cost"] - fees, 0.0) * deadweight
     ind = {}
     investors = has_investors(model)
@@ -187,11 +188,11 @@ def cash_metrics(sc, cf: CashFlows, *, model: str = "sib", additional=None,
 
 
 def wanted(sc, models=()) -> tuple[list[str], bool]:
-    """(models to report, whether to appraise value for money): only what the scenario or caller asks.
+    """(models to report, whether to draw acceptability curves): only what the scenario or caller asks.
 
-    The scenario's own model always; the others named in ``models``. Value for
-    money (and with it the fee-for-service comparison the acceptability
-    curve needs) only when the scenario has an ``appraisal`` section.
+    The scenario's own model always; the others named in ``models``. The
+    acceptability indicators (and with them the fee-for-service comparison
+    they need) only when the scenario has an ``appraisal`` section.
     """
     own = sc.finance.model
     return [own] + [m for m in dict.fromkeys(models or ()) if m != own], getattr(sc, "appraisal", None) is not None
@@ -223,14 +224,18 @@ def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None
             with np.errstate(invalid="ignore", divide="ignore"):
                 deadweight = np.where(owed > 0, np.minimum(outcomes.counterfactual.sum(axis=1) / owed, 1.0), 0.0)
     shared_ind, vfm = {}, {}
-    if outcomes is not None and appraise:
+    if outcomes is not None:  # value-for-money metrics of the reported models (cheap: no other model needed)
         counted, value_pv = _vfm.outcome_benefits(sc, params, outcomes, payments)
-        ours = own if own != "fee" else "sib"
-        for name in dict.fromkeys(names + [ours, "fee"]):
-            if name not in flows:  # needed for the comparison only: not reported
-                flows[name] = model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+        for name in names:
             vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted, value_pv=value_pv)
-        shared_ind.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
+        if appraise:  # the acceptability curve compares with fee for service: only when an appraisal asks
+            ours = own if own != "fee" else "sib"
+            for name in (ours, "fee"):
+                if name not in flows:  # needed for the comparison only: not reported
+                    flows[name] = model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+                    vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted,
+                                                 value_pv=value_pv)
+            shared_ind.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
     per_model = {}
     for name in names:
         m, ind = cash_metrics(sc, flows[name], model=name, additional=additional, deadweight=deadweight)
