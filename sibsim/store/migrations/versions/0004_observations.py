@@ -1,7 +1,7 @@
 """Observation sets of running contracts (sibsim.store.observations).
 
-Revision ID: 0003_i11_observations
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-05
 
 Frozen copy of the schema at this revision. JSON columns are text (``models.JSONText``).
@@ -10,8 +10,8 @@ Frozen copy of the schema at this revision. JSON columns are text (``models.JSON
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_i11_observations"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
