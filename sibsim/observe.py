@@ -307,7 +307,7 @@ def synthesize(scenario, *, truth: dict[str, float] | None = None, until: int, s
     res = simulate_range(sc, seed, 0, 1)
     d = draw.BlockDraws(seed, 0, 1)
     params = sample_params(sc, d)
-    counting = counting_scenario(sc, lag=0)
+    counting = counting_scenario(sc, lag=0, every_outcome=True)  # observations count every outcome achieved
     if sc.delivery is not None:
         st, en, _ = _delivery(sc, params, seed, 0, 1, 0)
         cohort = simulate_cohort(counting, params, d, delivery_starts=st, delivery_engaged=en)
@@ -323,7 +323,8 @@ def synthesize(scenario, *, truth: dict[str, float] | None = None, until: int, s
         capital_drawn=capital, until=U,
         meta={"source": f"synthetic: sibsim observe, seed {seed}"})
     truth_all = {k: float(v[0]) for k, v in res["params"].items()}
-    final = {k: float(v[0]) for k, v in res["metrics"].items()}
+    own = res["models"][sc.finance.model]["metrics"]  # shared outputs and the scenario's own model's
+    final = {k: float(v[0]) for k, v in {**res["metrics"], **own}.items()}
     return Synthetic(obs, truth_all, final)
 
 
@@ -355,13 +356,16 @@ def capital_drawn(sc, params, costs: np.ndarray) -> np.ndarray:
     return np.diff(np.minimum(np.cumsum(need, axis=1), room[:, None]), axis=1, prepend=0.0)
 
 
-def counting_scenario(sc, *, lag: int | None = None):
-    """``sc`` with every outcome counted by the participant pass (a volume cap no contract reaches) and,
+def counting_scenario(sc, *, lag: int | None = None, every_outcome: bool = False):
+    """``sc`` with every paid outcome counted by the participant pass (a volume cap no contract reaches;
+    ``every_outcome``: also those the per-participant cap cuts to zero, which it then leaves out) and,
     if ``lag`` is given, that payment lag: counts by payment period are then counts by achievement period
     (``lag=0``). Used only to read counts; payments come from the scenario itself."""
     rc = sc.rate_card
     caps = {o.name: rc.cap_per_outcome.get(o.name, 2 ** 62) for o in sc.outcomes}
     upd = {"cap_per_outcome": caps}
+    if every_outcome:  # a volume cap counts only payments the per-participant cap leaves above zero (model.md s.5)
+        upd["cap_per_participant"] = None
     if lag is not None:
         upd["payment_lag_periods"] = lag
     return sc.model_copy(update={"rate_card": rc.model_copy(update=upd)})

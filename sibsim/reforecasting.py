@@ -48,7 +48,7 @@ from .metrics import per_trial, summarise
 from .observe import Observations, counting_scenario, read_observations
 from .payments import Payments, _cap_cumulative, _volume_capped, rate_card
 from .posterior import Posterior, posterior, resample
-from .run import PATH_TRIALS, Run, _nan_to_none, versions
+from .run import ModelResult, PATH_TRIALS, Run, _nan_to_none, versions
 from .spec import Scenario, load
 
 CHUNK = 5_000
@@ -180,17 +180,21 @@ def simulate_given(sc: Scenario, params: dict[str, np.ndarray], *, seed: int, a:
     m, ind = per_trial(sc, params=P, pay=pay, costs=costs, starts=starts, engaged_starts=eng)
     m.update(measured[1])
     ind.update(measured[2])
-    fm, find, cf = fin.evaluate(sc, P, costs=costs, payments=treated, models=finance, outcomes=pay)
-    m.update(fm)
-    ind.update(find)
+    per_model, vfm, cf = fin.evaluate(sc, P, costs=costs, payments=treated, models=finance, outcomes=pay)
+    ind.update(vfm)
     m.update(extra)
     U = from_period
-    m["remaining_public_cost"] = 0.0 - (cf["commissioner"][:, U:] + cf["outcome_fund"][:, U:]).sum(axis=1)
     m["remaining_outcome_payments"] = treated[:, U:].sum(axis=1)
+    for name, (mm, _) in per_model.items():  # what the public purse still pays from period U on, per model
+        flows = cf if name == sc.finance.model else fin.model_flows(name, sc, P, costs=costs, payments=treated)
+        mm["remaining_public_cost"] = 0.0 - (flows["commissioner"][:, U:] + flows["outcome_fund"][:, U:]).sum(axis=1)
     sl = slice(off, off + (b - a))
-    out = {"metrics": {k: np.ascontiguousarray(v[sl], dtype=float) for k, v in m.items()},
-           "indicators": {k: np.ascontiguousarray(v[sl]) for k, v in ind.items()},
-           "params": {k: np.ascontiguousarray(v[sl]) for k, v in full.items()}, "paths": {}}
+
+    def cut(d, dtype=None):
+        return {k: np.ascontiguousarray(v[sl], dtype=dtype) for k, v in d.items()}
+
+    out = {"metrics": cut(m, float), "indicators": cut(ind), "params": cut(full), "paths": {},
+           "models": {name: {"metrics": cut(mm, float), "indicators": cut(mi)} for name, (mm, mi) in per_model.items()}}
     if a < PATH_TRIALS:
         keep = slice(off, off + min(b, PATH_TRIALS) - a)
         out["paths"] = {p: f[keep].copy() for p, f in cf.flows.items()}
@@ -202,20 +206,30 @@ def simulate_given(sc: Scenario, params: dict[str, np.ndarray], *, seed: int, a:
 def _run(sc, params, *, trials, seed, finance, obs, chunk, from_period) -> Run:
     t0 = time.perf_counter()
     out: dict[str, dict] = {"metrics": {}, "indicators": {}, "params": {}}
+    models: dict[str, dict[str, dict]] = {}
     paths: dict[str, list] = {}
+
+    def into(dest, d, a, b):
+        for k, v in d.items():
+            dest.setdefault(k, np.empty(trials, dtype=v.dtype))[a:b] = v
+
     for a in range(0, trials, chunk):
         b = min(a + chunk, trials)
         part = simulate_given(sc, {k: v[a:b] for k, v in params.items()}, seed=seed, a=a, b=b, finance=finance,
                               obs=obs, from_period=from_period)
         for g in ("metrics", "indicators", "params"):
-            for k, v in part[g].items():
-                out[g].setdefault(k, np.empty(trials, dtype=v.dtype))[a:b] = v
+            into(out[g], part[g], a, b)
+        for name, res in part["models"].items():
+            for g in ("metrics", "indicators"):
+                into(models.setdefault(name, {}).setdefault(g, {}), res[g], a, b)
         for k, v in part["paths"].items():
             paths.setdefault(k, []).append(v)
-    return Run(scenario=sc, seed=seed, trials=trials, metrics=out["metrics"], indicators=out["indicators"],
+    own = models[sc.finance.model]
+    return Run(scenario=sc, seed=seed, trials=trials, metrics={**out["metrics"], **own["metrics"]},
+               indicators={**out["indicators"], **own["indicators"]},
                params=out["params"], paths={k: np.concatenate(v) for k, v in paths.items()},
                engine_seconds=time.perf_counter() - t0, versions=versions(),
-               finance_models=(sc.finance.model, *(m for m in dict.fromkeys(finance) if m != sc.finance.model)))
+               models={name: ModelResult(name, r["metrics"], r["indicators"]) for name, r in models.items()})
 
 
 KEY_CHANGES = ("investor_loss", "provider_shortfall", "insolvency", "contract_cap_reached")
