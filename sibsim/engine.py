@@ -11,6 +11,7 @@ trials), so results do not depend on the chunk size or worker count.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 import os
 from collections import deque
 import time
@@ -54,14 +55,30 @@ def sample_params(sc: Scenario, d: draw.BlockDraws) -> dict[str, np.ndarray]:
     return {nm: np.clip(priors[nm].ppf(u[:, j]), *bounds.get(nm, (-np.inf, np.inf))) for j, nm in enumerate(names)}
 
 
-def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, ...] = ()) -> dict:
-    """Every per-trial result for trials ``a .. b-1`` (computed over whole blocks, then cut)."""
-    b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
-    d = draw.BlockDraws(seed, b0, b1 - b0)
-    params = sample_params(sc, d)
+@dataclass(frozen=True)
+class Contract:
+    """What every finance model of one chunk shares: the cohort, payments owed, delivery costs, the last period.
+
+    ``measured``/``stopped``: (metrics, indicators) of the measurement and of early termination; ``extra``:
+    the delivery model's metrics; ``end``: (n,) last period of the contract, or None when it runs to the horizon.
+    """
+
+    cohort: object
+    pay: object
+    costs: np.ndarray
+    end: np.ndarray | None
+    measured: tuple
+    stopped: tuple
+    extra: dict
+
+
+def contract(sc: Scenario, params: dict, d: draw.BlockDraws, *, seed: int, a: int, b: int) -> Contract:
+    """The layers before finance for the chunk of ``d`` holding trials ``a .. b-1``: delivery -> cohort ->
+    payments (rate card, measured) -> delivery costs -> early termination. Shared by the engine, readiness and
+    portfolios, so a construct added here reaches them all."""
     extra = {}
     if sc.delivery is not None:
-        starts, engaged, extra = _delivery(sc, params, seed, a, b, b0)
+        starts, engaged, extra = _delivery(sc, params, seed, a, b, d.first_block)
         cohort = simulate_cohort(sc, params, d, delivery_starts=starts, delivery_engaged=engaged)
     else:
         cohort = simulate_cohort(sc, params, d)
@@ -74,6 +91,16 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     if sc.termination is not None:  # early termination (docs/model.md s.8.3, sibsim.termination)
         end = contract_end(sc, d.n, measured[0])
         pay, costs, *stopped = stop(sc, end, pay, costs)
+    return Contract(cohort, pay, costs, end, tuple(measured), tuple(stopped), extra)
+
+
+def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, ...] = ()) -> dict:
+    """Every per-trial result for trials ``a .. b-1`` (computed over whole blocks, then cut)."""
+    b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
+    d = draw.BlockDraws(seed, b0, b1 - b0)
+    params = sample_params(sc, d)
+    c = contract(sc, params, d, seed=seed, a=a, b=b)
+    cohort, pay, costs, end, measured, stopped, extra = c.cohort, c.pay, c.costs, c.end, c.measured, c.stopped, c.extra
     m, ind = per_trial(sc, params=params, pay=pay, costs=costs, starts=cohort.starts,
                        engaged_starts=cohort.engaged_starts)
     m.update(measured[0])

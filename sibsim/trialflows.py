@@ -19,13 +19,9 @@ from typing import Callable
 import numpy as np
 
 from . import draw
-from .cohorts import simulate_cohort
-from .engine import sample_params
+from .engine import contract, sample_params
 from .errors import UsageError
 from .finance import MODELS, model_flows
-from .finance.cashflows import delivery_cost
-from .measure import add_measured
-from .payments import rate_card
 
 
 def check_models(models) -> tuple[str, ...]:
@@ -51,23 +47,15 @@ def contract_flows(sc, seed: int, a: int, b: int, *, models=("sib", "pbr", "fee"
     params = sample_params(sc, d)
     if params_hook is not None:  # a portfolio's common shocks
         params = params_hook(params, d)
-    if sc.delivery is not None:  # the discrete-event delivery model feeds the cohort, as in the engine
-        from .engine import _delivery  # noqa: PLC2701  (the engine's one way of running it for a trial range)
-
-        starts, engaged, _ = _delivery(sc, params, seed, a, b, b0)
-        cohort = simulate_cohort(sc, params, d, delivery_starts=starts, delivery_engaged=engaged)
-    else:
-        cohort = simulate_cohort(sc, params, d)
-    pay = rate_card(sc, params, cohort)
-    if sc.measurement is not None:
-        pay, *_ = add_measured(sc, params, cohort, d, pay)
-    costs = delivery_cost(sc, params, cohort)
+    c = contract(sc, params, d, seed=seed, a=a, b=b)  # the engine's own layers, early termination included
+    pay, costs = c.pay, c.costs
     off = a - b0 * draw.BLOCK
     sl = slice(off, off + (b - a))
     out = {"params": {k: v[sl] for k, v in params.items()}, "costs": costs[sl], "payments": pay.treated[sl],
            "flows": {}}
     for m in models:
-        cf = model_flows(m, sc, params, costs=costs, payments=pay.treated)
+        cf = model_flows(m, sc, params, costs=costs, payments=pay.treated,
+                         **({} if c.end is None else {"end_period": c.end}))
         out["flows"][m] = type(cf)({k: v[sl] for k, v in cf.flows.items()},
                                    {k: v[sl] for k, v in cf.extra.items()},
                                    {k: v[sl] for k, v in cf.parts.items()})
