@@ -17,7 +17,6 @@ import copy
 import hashlib
 import json
 import math
-import re
 import typing
 
 import pandas as pd
@@ -314,7 +313,10 @@ for tab, k in zip(tabs[8:], extra):
 st.subheader("YAML")
 # a scenario with problems is still downloadable, as written, to fix elsewhere; a scenario read from YAML keeps
 # that text's comments and order, a new one writes only what differs from the defaults
-text = edit.roundtrip_yaml(data, original_text())
+try:
+    text = edit.roundtrip_yaml(data, original_text())
+except Exception:  # noqa: BLE001 - whatever ruamel makes of an odd text, the scenario can still be downloaded
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 slug = "".join(ch if ch.isalnum() else "_" for ch in str(data.get("name", "scenario")).lower()).strip("_")
 st.download_button("Download YAML", text, file_name=f"{slug or 'scenario'}.yaml", mime="application/x-yaml",
                    on_click="ignore", help=None if sc is not None else "the scenario still has problems")

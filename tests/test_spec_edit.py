@@ -131,3 +131,13 @@ def test_minimal_is_the_same_scenario_with_less_written(repo_root, name):
     small = edit.minimal(full)
     assert spec.validate(small).content_hash == sc.content_hash
     assert len(str(small)) < len(str(full))
+
+
+def test_every_indigo_rate_card_gives_a_valid_scenario():
+    tables = indigo.load()
+    cards = edit.indigo_rate_cards(tables)
+    assert len(cards) >= 20
+    for pid, n in zip(cards["project_id"], cards["prices"]):
+        sc = spec.validate(edit.from_indigo(pid, tables))
+        assert len(sc.rate_card.prices) == n and all(v > 0 for v in sc.rate_card.prices.values()), pid
+        assert sc.currency and sc.currency.lower() not in ("nan", "<na>"), pid

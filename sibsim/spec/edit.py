@@ -82,6 +82,13 @@ def _slug(text: str, taken: set[str]) -> str:
     return name
 
 
+def _text(v) -> str:
+    """A cell as text ("" for a blank: NaN, None, pandas' NA)."""
+    import pandas as pd
+
+    return "" if v is None or pd.isna(v) else str(v).strip()
+
+
 def indigo_rate_cards(tables=None):
     """INDIGO projects that publish prices: ``project_id, name, currency, prices`` (a DataFrame)."""
     if tables is None:
@@ -122,7 +129,7 @@ def from_indigo(project_id: str, tables=None) -> dict:
     p = proj.iloc[0] if len(proj) else None
 
     def num(col):
-        if p is None or col not in p or p[col] is None:
+        if p is None or col not in p or not _text(p[col]):
             return None
         v = float(p[col])
         return v if math.isfinite(v) and v > 0 else None
@@ -135,14 +142,15 @@ def from_indigo(project_id: str, tables=None) -> dict:
     taken: set[str] = set()
     outcomes, prices, notes = [], {}, []
     for _, r in rows.iterrows():
-        name = _slug(r["outcome_definition"] or r["outcome_metric_id"], taken)
+        label = _text(r["outcome_definition"]) or _text(r["outcome_metric_id"]) or "outcome"
+        name = _slug(label, taken)
         o = new_outcome([o["name"] for o in outcomes]) | {"name": name}
         o["lag"] = {"dist": "uniform", "low": 1, "high": 4}
         outcomes.append(o)
         prices[name] = float(r["price_per_outcome_local"])
-        notes.append(f"{name}: {r['outcome_definition']}")
-    currency = str(rows["currency"].iloc[0] or "GBP")
-    title = str(p["name"]) if p is not None and p["name"] else project_id
+        notes.append(f"{name}: {label}")
+    currency = _text(rows["currency"].iloc[0]) or "GBP"
+    title = (_text(p["name"]) if p is not None else "") or project_id
     data = {
         "name": f"{title} (from INDIGO)"[:200],
         "description": (f"Rate card of INDIGO project {project_id} (GO Lab INDIGO impact bond dataset, "
@@ -158,7 +166,7 @@ def from_indigo(project_id: str, tables=None) -> dict:
         "finance": {"model": "sib", "sib": {"drawdown": "as_needed"}},
     }
     cap = num("max_outcome_payments_local")
-    if cap is not None and p is not None and p.get("max_outcome_payments_currency") == currency:
+    if cap is not None and p is not None and _text(p.get("max_outcome_payments_currency")) == currency:
         data["rate_card"]["cap_total"] = cap
     return data
 
