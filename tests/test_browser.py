@@ -345,6 +345,9 @@ def test_build_a_scenario_from_nothing_check_a_bad_value_and_run_it(server, page
     fill(page, "Guarantee share of principal loss (0 to 1)", "0.5")
     settle(page)
     page.get_by_text("Browser built is valid").wait_for()
+    page.wait_for_function("""() => [...document.querySelectorAll('textarea[aria-label="Scenario YAML"]')]
+        .some(e => e.value.includes('guarantee_share: 0.5'))""", timeout=60_000)  # the rerun has redrawn it
+    settle(page)
     yaml = page.get_by_label("Scenario YAML", exact=True).input_value()
     for line in ("name: Browser built", "take_up: {dist: beta", "name: outcome_2", "capital_commitment: 300000",
                  "guarantee_share: 0.5"):
