@@ -224,7 +224,8 @@ _TAG_KEYS = ("kind", "dist")  # the fields that say which kind a union member is
 
 def _tags(small, full):
     if isinstance(small, dict) and isinstance(full, dict):
-        out = {k: full[k] for k in _TAG_KEYS if k in full and k not in small}
+        out = {k: full[k] for k in _TAG_KEYS if k in full and k not in small
+               and (k != "kind" or full[k] in ("schedule", "poisson"))}  # an outcome's kind: written if not binary
         out.update({k: _tags(v, full.get(k)) for k, v in small.items()})
         return out
     if isinstance(small, list) and isinstance(full, list) and len(small) == len(full):
