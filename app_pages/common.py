@@ -37,6 +37,7 @@ DEFAULT_SCENARIO = "benchmark"
 MAX_UPLOAD_BYTES = 1_000_000
 DEFAULT_TRIALS, DEFAULT_SEED = 10_000, 1
 MIN_TRIALS, MAX_TRIALS = 100, 200_000  # the Run page's Trials box
+DELIVERY_TRIALS = 2_000  # issue 14: a delivery scenario's trials simulate a waiting list each, about 50x slower
 ss = st.session_state
 
 
@@ -165,14 +166,46 @@ def own_model(sc: sibsim.Scenario) -> str:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def simulate_cached(canonical_json: str, trials: int, seed: int, finance: tuple[str, ...] = ()) -> sibsim.Run:
+def simulate_cached(canonical_json: str, trials: int, seed: int, finance: tuple[str, ...] = (), _run=None) -> sibsim.Run:
     """``sibsim.simulate`` of the scenario given by its canonical JSON (cached per process).
 
-    ``finance``: other finance models to evaluate on the same draws.
+    ``finance``: other finance models to evaluate on the same draws. ``_run``: the run of these
+    arguments, already simulated (:func:`simulate_with_progress`), to keep in the cache.
     """
+    if _run is not None:
+        return _run
     sc = spec.validate(json.loads(canonical_json))
     extra = {"finance": tuple(finance)} if finance else {}
     return sibsim.simulate(sc, trials=int(trials), seed=int(seed), **extra)
+
+
+@st.cache_resource(show_spinner=False)
+def _simulated() -> set:
+    return set()
+
+
+def simulate_with_progress(canonical_json: str, trials: int, seed: int, finance: tuple[str, ...], progress,
+                           chunk: int | None = None) -> sibsim.Run:
+    """:func:`simulate_cached`, calling ``progress(done, trials)`` after each chunk when it must simulate.
+
+    The bar is drawn outside the cached function (Streamlit replays the elements a cached function
+    draws); the run is then handed to the cache. ``chunk`` changes no number, only how often the bar moves.
+    """
+    key = (canonical_json, int(trials), int(seed), tuple(finance))
+    if key in _simulated():
+        return simulate_cached(*key)  # computed before (recomputed without a bar if since evicted)
+    extra = {"finance": tuple(finance)} if finance else {}
+    if chunk is not None:
+        extra["chunk"] = int(chunk)
+    run = sibsim.simulate(spec.validate(json.loads(canonical_json)), trials=int(trials), seed=int(seed),
+                          progress=progress, **extra)
+    _simulated().add(key)
+    return simulate_cached(*key, _run=run)
+
+
+def suggested_trials(sc: sibsim.Scenario) -> int:
+    """The Run page's trials for a scenario: fewer for a delivery scenario (a discrete-event model per trial)."""
+    return DELIVERY_TRIALS if sc.delivery is not None else DEFAULT_TRIALS
 
 
 @st.cache_resource(show_spinner=False)
@@ -269,8 +302,12 @@ def figure_png(key: tuple, _make) -> bytes:
     return plots.to_png(_make())
 
 
-DELIVERY_FIGURES = ("delivery.mean_wait_periods", "delivery.dropouts_waiting", "delivery.caseworker_utilisation",
-                    "delivery.mean_queue_length", "delivery.starts_short_of_plan")  # which; labels: sibsim.outputs
+# which delivery figures the Run page shows, with labels short enough for a card (issue 14); the full label
+# (sibsim.outputs) leads the help text
+DELIVERY_CARDS = {"delivery.mean_wait_periods": "Mean wait", "delivery.dropouts_waiting": "Drop-outs",
+                  "delivery.caseworker_utilisation": "Utilisation", "delivery.mean_queue_length": "Waiting list",
+                  "delivery.starts_short_of_plan": "Starts short"}
+DELIVERY_FIGURES = tuple(DELIVERY_CARDS)
 
 
 def delivery_figures(run) -> dict[str, tuple[str, str]]:
@@ -284,7 +321,9 @@ def delivery_figures(run) -> dict[str, tuple[str, str]]:
             def f(x):
                 return outputs.fmt(x, o.unit) + (" periods" if o.unit == "periods" else "")
 
-            out[o.label] = (f(m["mean"]), f"{o.help or o.label}; mean over trials, P5 {f(m['p5'])}, P95 {f(m['p95'])}")
+            about = f"{o.label}: {o.help}" if o.help else o.label
+            out[DELIVERY_CARDS[metric]] = (f(m["mean"]), f"{about}; mean over trials, P5 {f(m['p5'])}, "
+                                                         f"P95 {f(m['p95'])}")
     return out
 
 

@@ -136,7 +136,7 @@ def open_from_link() -> None:
         ss.link_problems.append(f"`also={params['also']}`: {', '.join(bad)} not a finance model; models: "
                                 f"{', '.join(sorted(known))}")
         also = [m for m in also if m in known]
-    ss.opts = {"trials": trials, "seed": seed, "also": also}
+    ss.opts = {"trials": trials, "seed": seed, "also": also, "trials_chosen": "trials" in params}
     if params.get("run") == "1" and ss.scenario is not None:
         ss.run = common.simulate_cached(ss.scenario.canonical_json(), trials, seed, tuple(also))
 

@@ -26,17 +26,39 @@ st.caption(f"Scenario **{sc.name}** · hash `{sc.content_hash}` · {common.sourc
            "The same scenario, trials and seed always give the same numbers.")
 others = [m for m in common.finance_models() if m != common.own_model(sc)]
 c1, c2, c3, c4 = st.columns([2, 2, 3, 1.2], vertical_alignment="bottom")
+suggested = common.suggested_trials(sc)  # issue 14: fewer for a delivery scenario, until the user chooses
+if not ss.opts.get("trials_chosen") and ss.opts["trials"] != suggested:
+    ss.opts = {**ss.opts, "trials": suggested}
+    ss["trials"] = suggested
+
+
+def _chose_trials():
+    ss.opts = {**ss.opts, "trials_chosen": True}
+
+
 trials = int(c1.number_input("Trials", min_value=common.MIN_TRIALS, max_value=common.MAX_TRIALS, step=1_000,
-                             value=ss.opts["trials"],
+                             value=ss.opts["trials"], on_change=_chose_trials,
+                             help=f"{suggested:,} suggested for this scenario" + (
+                                 " (each delivery trial simulates a waiting list)" if sc.delivery else ""),
                              key="trials"))
 seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=ss.opts["seed"], key="seed"))
 also = c3.multiselect("Also evaluate (same draws)", others, default=[m for m in ss.opts.get("also", []) if m in others],
                       key="also", disabled=not others, placeholder="other finance models" if others else "none yet")
-ss.opts = {"trials": trials, "seed": seed, "also": also}
+ss.opts = {"trials": trials, "seed": seed, "also": also, "trials_chosen": ss.opts.get("trials_chosen", False)}
 if c4.button("Run", type="primary", key="go", width="stretch"):
     t0 = time.perf_counter()
     with st.status(f"Simulating {trials:,} trials of {sc.name}…", expanded=False) as status:
-        run = common.simulate_cached(sc.canonical_json(), trials, seed, tuple(also))
+        bar = st.progress(0.0, text="Starting…")
+
+        def _progress(done: int, total: int) -> None:
+            spent = time.perf_counter() - t0
+            left = spent / done * (total - done)
+            bar.progress(done / total, text=f"{done:,} of {total:,} trials · {spent:.0f} s so far, "
+                                            f"about {left:.0f} s left")
+
+        chunk = 250 if sc.delivery is not None else (2_000 if trials >= 20_000 else None)  # a bar that moves
+        run = common.simulate_with_progress(sc.canonical_json(), trials, seed, tuple(also), _progress, chunk)
+        bar.empty()
         wall = time.perf_counter() - t0
         done = f"Simulated {trials:,} trials in {wall:.2f} s " + (
             f"(engine {run.engine_seconds:.2f} s)" if wall >= run.engine_seconds else "(from the cache)")
@@ -65,7 +87,7 @@ elif ss.get("run_note", ("",))[0] == key:
 
 if dlv := common.delivery_figures(run):
     st.subheader("Delivery: referrals, caseworkers and the waiting list")
-    for col, (label, (value, help_)) in zip(st.columns(len(dlv)), dlv.items()):
+    for col, (label, (value, help_)) in zip([c for _ in range(0, len(dlv), 3) for c in st.columns(3)], dlv.items()):
         col.metric(label, value, help=help_, border=True)
 
 if len(run.finance_models) > 1:

@@ -1,11 +1,14 @@
-"""Scenario page: load a shipped or uploaded scenario, edit priors, rate card and finance terms.
+"""Scenario page: start from a shipped or uploaded scenario, a template or an INDIGO rate card, and edit every section.
 
 Every edit rewrites the scenario dict and validates it with
 ``sibsim.spec.validate`` (through a widget callback; the rate-card table's
 edits are read when it is drawn, then the page reruns); the problems spec
 reports are shown beside the field they name, and the other pages use the
 scenario once it is valid. No scenario logic lives here: the prior kinds and
-their fields are read from ``sibsim.dists``, every check is spec's.
+their fields are read from ``sibsim.dists``, every check is spec's, new
+scenarios and structural edits are ``sibsim.spec.edit``'s; the forms of the
+sections are in ``app_pages.builder_sections`` (issue 14). The YAML download
+keeps the comments and order of the text the scenario was loaded from.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import copy
 import hashlib
 import json
 import math
-import re
 import typing
 
 import pandas as pd
@@ -22,8 +24,11 @@ import streamlit as st
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from app_pages import builder as B
+from app_pages import builder_sections as sections
 from app_pages import common
 from sibsim import spec
+from sibsim.spec import edit
 from sibsim.dists import PRIOR_KINDS, Prior
 from sibsim.errors import ScenarioError
 from sibsim.plots import runs as plots
@@ -41,30 +46,26 @@ FIELDS = {
 PRIOR = TypeAdapter(Prior)
 
 
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
-
-
-def parse_value(text: str):
-    """Editor text -> None (blank), a float, or the text itself (a parameter name, or a mistake spec reports).
-
-    Commas are read only as thousands separators ("1,500,000"); "1,5" is not a
-    number (it is not 15), so it stays text and spec's message is shown beside the field.
-    """
-    text = (text or "").strip()
-    if not text:
-        return None
-    t = text.replace("_", "")
-    if "," in t:
-        if not _GROUPED.match(t):
-            return text
-        t = t.replace(",", "")
-    try:
-        return float(t)
-    except ValueError:
-        return text
+parse_value = B.parse_value  # kept here for callers of the page module
 
 
 # ---------------------------------------------------------------- callbacks
+
+
+def _set_text(text: str | None) -> None:
+    """The YAML text the scenario now shown was read from (None: built here), for the download."""
+    ss.scenario_text = (ss.scenario_version, text)
+
+
+def original_text() -> str | None:
+    """The text of the current scenario's YAML as its author wrote it, if it came from one."""
+    version, text = ss.get("scenario_text", (None, None))
+    if version == ss.get("scenario_version") and text is not None:
+        return text
+    origin = ss.get("scenario_origin")
+    if origin and origin[0] == "scenario" and origin[1] in common.shipped():
+        return common.shipped()[origin[1]].read_text(encoding="utf-8")
+    return None
 
 
 def _load_shipped() -> None:
@@ -72,6 +73,33 @@ def _load_shipped() -> None:
     if name is None:
         return
     common.set_scenario(spec.load(common.shipped()[name]), source=f"scenarios/{name}.yaml", origin=("scenario", name))
+    _set_text(common.shipped()[name].read_text(encoding="utf-8"))
+
+
+def _new_from_template() -> None:
+    name = (ss.get("new_name") or "").strip() or "New scenario"
+    common.set_scenario(spec.validate(edit.template(name)), source="the template")
+    _set_text(None)
+
+
+def _new_from_indigo() -> None:
+    pid = ss.get("indigo_project")
+    if pid is None:
+        return
+    common.set_scenario(spec.validate(edit.from_indigo(pid, _indigo())), source=f"INDIGO {pid} rate card")
+    _set_text(None)
+
+
+@st.cache_resource(show_spinner=False)
+def _indigo():
+    from sibsim import indigo
+
+    return indigo.load()
+
+
+@st.cache_data(show_spinner=False)
+def _rate_cards():
+    return edit.indigo_rate_cards(_indigo())
 
 
 def _reload() -> None:
@@ -79,31 +107,6 @@ def _reload() -> None:
     if origin and origin[0] == "scenario":
         common.set_scenario(spec.load(common.shipped()[origin[1]]), source=f"scenarios/{origin[1]}.yaml",
                             origin=origin)
-
-
-def _set(data: dict, path: tuple, value) -> None:
-    for p in path[:-1]:
-        data = data.setdefault(p, {})
-    if value is None:
-        data.pop(path[-1], None)
-    else:
-        data[path[-1]] = value
-
-
-def _get(data: dict, path: tuple):
-    for p in path:
-        if not isinstance(data, dict) or p not in data:
-            return None
-        data = data[p]
-    return data
-
-
-def _edit_field(path: tuple, parse, key: str) -> None:
-    if key not in ss:  # a late event from the editor of a scenario since replaced
-        return
-    data = copy.deepcopy(ss.scenario_data)
-    _set(data, path, parse(ss[key]))
-    common.update(data)
 
 
 def _entry(name: str) -> dict:
@@ -143,6 +146,7 @@ def _upload() -> None:
         return
     try:
         common.set_scenario(common.read_scenario_file(up.name, up.getvalue()), source=f"upload: {up.name}")
+        _set_text(up.getvalue().decode("utf-8"))
         ss.upload_error = None
     except ScenarioError as e:
         ss.upload_error = (up.name, e.problems)
@@ -151,6 +155,7 @@ def _upload() -> None:
 def _apply_yaml(key: str) -> None:
     try:
         common.set_scenario(common.read_scenario_file("edited YAML", ss[key].encode("utf-8")), source="edited YAML")
+        _set_text(ss[key])
         ss.yaml_error = None
     except ScenarioError as e:
         ss.yaml_error = e.problems
@@ -161,10 +166,7 @@ def _apply_yaml(key: str) -> None:
 
 def text_field(label: str, path: tuple, *, parse=parse_value, help: str | None = None) -> None:
     """A text input bound to one scenario field (number or parameter name), with its problems below."""
-    key = common.ed(".".join(path))
-    st.text_input(label, value=common.value_text(_get(ss.scenario_data, path)), key=key,
-                  help=help, on_change=_edit_field, args=(path, parse, key))
-    common.show_problems(".".join(path))
+    B.text(label, path, parse=parse, help=help)
 
 
 def param_editor(name: str, entry) -> None:
@@ -173,7 +175,10 @@ def param_editor(name: str, entry) -> None:
     with st.container(border=True):
         left, right = st.columns([3, 2], vertical_alignment="center")
         with left:
-            st.markdown(f"**{name}**")
+            t, r = st.columns([4, 1], vertical_alignment="center")
+            t.markdown(f"**{name}**")
+            r.button("Remove", key=common.ed(f"p.{name}.remove"), on_click=sections.remove_parameter, args=(name,),
+                     help="remove this parameter (its uses are then reported)")
             kind = st.selectbox("Distribution", PRIOR_KINDS, index=PRIOR_KINDS.index(kind),
                                 key=common.ed(f"p.{name}.dist"), on_change=_edit_param, args=(name,))
             fields = FIELDS[kind]
@@ -207,11 +212,12 @@ def param_editor(name: str, entry) -> None:
 # ---------------------------------------------------------------- page
 
 st.title("Scenario")
-st.caption("Start from a shipped scenario or your own YAML, then edit its priors, rate card and finance terms. "
-           "The Run, Compare and Evidence pages use the scenario shown here.")
+st.caption("Start from a shipped scenario, your own YAML, a template or an INDIGO project's rate card, then edit "
+           "every section below. The Run, Compare and Evidence pages use the scenario shown here.")
 
-src = st.radio("Start from", ["A shipped scenario", "An uploaded YAML file"], horizontal=True, key="src_kind")
-if src == "A shipped scenario":
+START = ["A shipped scenario", "An uploaded YAML file", "A new scenario", "An INDIGO rate card"]
+src = st.radio("Start from", START, horizontal=True, key="src_kind")
+if src == START[0]:
     names = list(common.shipped())
     origin = ss.get("scenario_origin")
     current = origin[1] if origin and origin[0] == "scenario" and not ss.get("scenario_edited") else None
@@ -221,11 +227,26 @@ if src == "A shipped scenario":
     c1.selectbox("Shipped scenario", names, index=names.index(current) if current in names else None, key="src_file",
                  on_change=_load_shipped, placeholder="edited: choose a shipped scenario to start again")
     c2.button("Reload (discard edits)", on_click=_reload, disabled=not (origin and origin[0] == "scenario"))
-else:
+elif src == START[1]:
     st.file_uploader("Scenario YAML (UTF-8, at most 1 MB)", type=["yaml", "yml"], key="upload", on_change=_upload)
     if ss.get("upload_error"):
         fname, probs = ss.upload_error
         st.error(f"**{fname}** was not loaded: it is not a valid scenario.\n\n{common.problem_lines(probs)}")
+elif src == START[2]:
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1.text_input("New scenario's name", value="New scenario", key="new_name")
+    c2.button("Create", key="new_create", on_click=_new_from_template, type="primary",
+              help="one outcome, one price and 400 starts over a year: replace every number (all are assumptions)")
+else:
+    cards = _rate_cards()
+    labels = {r.project_id: f"{r.project_id} · {str(r.name)[:70]} ({r.currency}, {r.prices} prices)"
+              for r in cards.itertuples()}
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1.selectbox("INDIGO project (GO Lab impact bond dataset)", list(labels), format_func=labels.get,
+                 key="indigo_project", index=None, placeholder="choose a project with a published rate card")
+    c2.button("Create from its rate card", key="indigo_create", on_click=_new_from_indigo,
+              disabled=ss.get("indigo_project") is None)
+    st.caption("Outcomes and prices are the project's; baselines, effects and costs start as placeholders.")
 
 data = ss.scenario_data
 sc = ss.scenario
@@ -239,20 +260,16 @@ else:
 text_field("Scenario name", ("name",), parse=lambda s: s.strip())
 if data.get("description"):
     st.caption(str(data["description"]))
+sections.general()
 
-st.subheader("Parameters")
-st.caption("Each uncertain input has a prior; the picture is drawn from its quantile function on an even grid.")
-params = data.get("parameters") or {}
-cols = st.columns(2)
-for i, (name, entry) in enumerate(params.items()):
-    with cols[i % 2]:
-        param_editor(name, entry)
-if not params:
-    st.info("This scenario has no uncertain parameters.")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Rate card")
+extra = [k for k in ("measurement", "delivery", "termination") if data.get(k) is not None]
+tabs = st.tabs(["Participants", "Outcomes", "Rate card", "Costs", "Finance", "Appraisal", "Parameters",
+                "Correlations", *[k.capitalize() for k in extra]])
+with tabs[0]:
+    sections.participants()
+with tabs[1]:
+    sections.outcomes()
+with tabs[2]:
     names = [o.get("name", "?") for o in data.get("outcomes", [])]
     prices = (data.get("rate_card") or {}).get("prices", {})
     table = pd.DataFrame({"outcome": names, "price": [common.value_text(prices.get(o)) for o in names]})
@@ -267,22 +284,43 @@ with left:
         common.update(changed)
         st.rerun()
     common.show_problems("rate_card.prices")
-    text_field("Contract cap on total payments", ("rate_card", "cap_total"), help="blank: no cap")
-    text_field("Cap per participant", ("rate_card", "cap_per_participant"), help="blank: no cap")
-with right:
-    st.subheader("Finance terms (SIB)")
-    text_field("Capital commitment", ("finance", "sib", "capital_commitment"), help="blank: unlimited")
-    text_field("Return cap (annual, 0.08 = 8%)", ("finance", "sib", "return_cap_annual"), help="blank: no cap")
-    text_field("Guarantee share of principal loss (0 to 1)", ("finance", "sib", "guarantee_share"))
-    text_field("Management fee per period", ("finance", "sib", "management_fee_per_period"))
+    sections.rate_card_terms()
+with tabs[3]:
+    sections.costs()
+with tabs[4]:
+    sections.finance()
+with tabs[5]:
+    st.caption("What one additional outcome is worth to the public sector (value for money; blank: 0).")
+    sections.appraisal()
+with tabs[6]:
+    st.caption("Each uncertain input has a prior; the picture is drawn from its quantile function on an even grid. "
+               "Use a parameter by typing its name in a field (a price, a baseline, an effect...).")
+    params = data.get("parameters") or {}
+    cols = st.columns(2)
+    for i, (name, entry) in enumerate(params.items()):
+        with cols[i % 2]:
+            param_editor(name, entry)
+    if not params:
+        st.info("This scenario has no uncertain parameters yet.")
+    sections.add_parameter()
+with tabs[7]:
+    st.caption("Rank correlations between parameters (drawn with a Gaussian copula).")
+    sections.correlations()
+for tab, k in zip(tabs[8:], extra):
+    with tab:
+        B.leaves((k,), data[k])
 
 st.subheader("YAML")
-# a scenario with problems is still downloadable, as written, to fix elsewhere
-text = spec.dumps(sc) if sc is not None else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+# a scenario with problems is still downloadable, as written, to fix elsewhere; a scenario read from YAML keeps
+# that text's comments and order, a new one writes only what differs from the defaults
+try:
+    text = edit.roundtrip_yaml(data, original_text())
+except Exception:  # noqa: BLE001 - whatever ruamel makes of an odd text, the scenario can still be downloaded
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 slug = "".join(ch if ch.isalnum() else "_" for ch in str(data.get("name", "scenario")).lower()).strip("_")
 st.download_button("Download YAML", text, file_name=f"{slug or 'scenario'}.yaml", mime="application/x-yaml",
                    on_click="ignore", help=None if sc is not None else "the scenario still has problems")
-with st.expander("Edit the whole scenario as YAML (outcomes, costs, participants, ...)"):
+with st.expander("Edit the whole scenario as YAML"):
     key = "yaml." + hashlib.sha256(text.encode()).hexdigest()[:12]
     with st.form("yaml_form"):
         st.text_area("Scenario YAML", value=text, height=360, key=key)

@@ -186,13 +186,14 @@ def _check_int(name: str, v, lo: int, limit: str | None = None) -> int:
 
 
 def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: int | None = None,
-             workers: int | None = None, progress: bool = False, finance: tuple[str, ...] | list[str] = ()) -> Run:
+             workers: int | None = None, progress=False, finance: tuple[str, ...] | list[str] = ()) -> Run:
     """Run ``trials`` Monte Carlo trials of ``scenario`` with ``seed``.
 
     ``chunk`` bounds memory (trials computed at once, default 5,000);
     ``workers`` processes share the chunks (default: every core for runs of
     20,000 trials or more). Neither changes any number. ``progress`` shows a
-    progress bar once a run has taken more than two seconds. ``finance`` names
+    progress bar once a run has taken more than two seconds; a callable is
+    called instead as ``progress(trials_done, trials)`` after each chunk (the app's bar). ``finance`` names
     other finance models to run on the same draws (see :data:`sibsim.finance.MODELS`).
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
@@ -210,7 +211,9 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     ranges = [(a, min(a + chunk, trials)) for a in range(0, trials, chunk)]
     t0 = time.perf_counter()
     bar = None
-    if progress:
+    report = progress if callable(progress) else None
+    done = [0]
+    if progress is True:
         from tqdm import tqdm
 
         bar = tqdm(total=trials, unit="trial", delay=2, leave=False)
@@ -235,6 +238,9 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             paths.setdefault(k, []).append(v)
         if bar:
             bar.update(b - a)
+        if report is not None:
+            done[0] += b - a
+            report(done[0], trials)
 
     if workers == 1 or len(ranges) == 1:
         from threadpoolctl import threadpool_limits

@@ -98,7 +98,7 @@ def test_delivery_scenario_shows_its_delivery_metrics(app):
     app.selectbox(key="src_file").select("homelessness_delivery").run()
     run(ok(app), trials=100)
     labels = [m.label for m in app.metric]
-    for label in ("Mean wait", "Drop-outs while waiting", "Caseworker utilisation"):
+    for label in ("Mean wait", "Drop-outs", "Utilisation", "Waiting list", "Starts short"):
         assert label in labels, labels
     assert "Delivery: referrals, caseworkers and the waiting list" in texts(app.subheader)
 

@@ -292,6 +292,72 @@ def test_bad_upload_is_explained(server, page):
     assert page.get_by_text("Benchmark employment SIB is valid").count() == 1  # the current scenario stays
 
 
+def test_build_a_scenario_from_nothing_check_a_bad_value_and_run_it(server, page):
+    """Issue 14: the builder in a real browser: template, two outcomes, a prior, SIB terms, a bad value, a run."""
+    open_app(page, server)
+    page.get_by_text("A new scenario", exact=True).click()
+    fill(page, "New scenario's name", "Browser built")
+    page.get_by_role("button", name="Create", exact=True).click()
+    page.get_by_text("Browser built is valid").wait_for()
+    settle(page)
+
+    page.get_by_role("tab", name="Outcomes", exact=True).click()
+    page.get_by_role("button", name="Add an outcome").click()
+    names = page.get_by_label("Outcome name", exact=True)
+    page.wait_for_function("""() => [...document.querySelectorAll('input[aria-label="Outcome name"]')]
+        .map(e => e.value).join() === 'outcome_1,outcome_2'""")
+    settle(page)
+    assert names.count() == 2
+
+    page.get_by_role("tab", name="Parameters", exact=True).click()
+    fill(page, "New parameter name", "take_up")  # the default prior kind: beta
+    settle(page, 300)
+    page.get_by_role("button", name="Add parameter").click()
+    page.get_by_text("take_up", exact=True).wait_for()
+    settle(page)
+
+    page.get_by_role("tab", name="Outcomes", exact=True).click()
+    baseline = page.get_by_label("Baseline (without the service)", exact=True).nth(1)
+    baseline.fill("take_up")
+    baseline.press("Enter")
+    settle(page)
+
+    # a bad value: its message appears right under the field, and the scenario is not valid until it is fixed
+    effect = page.get_by_label("Effect size", exact=True).first
+    effect.fill("5")
+    effect.press("Enter")
+    panel = page.get_by_role("tabpanel", name="Outcomes")  # (the list of problems at the top names it too)
+    alert = panel.get_by_test_id("stAlert").filter(has_text="outcomes.0.effect.size")
+    alert.wait_for()
+    assert "got 5" in alert.inner_text()
+    box, msg = effect.bounding_box(), alert.bounding_box()
+    assert 0 <= msg["y"] - (box["y"] + box["height"]) < 120  # below the field, not elsewhere on the page
+    assert msg["x"] < box["x"] + box["width"] and box["x"] < msg["x"] + msg["width"]  # in its column
+    assert page.get_by_text("This scenario has 1 problem").count() == 1
+    effect.fill("0.1")
+    effect.press("Enter")
+    page.get_by_text("Browser built is valid").wait_for()
+    settle(page)
+
+    page.get_by_role("tab", name="Finance", exact=True).click()
+    fill(page, "Capital commitment", "300,000")
+    settle(page)
+    fill(page, "Guarantee share of principal loss (0 to 1)", "0.5")
+    settle(page)
+    page.get_by_text("Browser built is valid").wait_for()
+    page.wait_for_function("""() => [...document.querySelectorAll('textarea[aria-label="Scenario YAML"]')]
+        .some(e => e.value.includes('guarantee_share: 0.5'))""", timeout=60_000)  # the rerun has redrawn it
+    settle(page)
+    yaml = page.get_by_label("Scenario YAML", exact=True).input_value()
+    for line in ("name: Browser built", "take_up: {dist: beta", "name: outcome_2", "capital_commitment: 300000",
+                 "guarantee_share: 0.5"):
+        assert line in yaml, yaml
+
+    run_now(page, trials=TRIALS_QUICK)
+    assert re.fullmatch(r"\d+\.\d%", metric(page, "P(investor loss)"))
+    assert page.get_by_text("Browser built").count() >= 1
+
+
 # ---------------------------------------------------------------- README screenshots
 
 

@@ -68,7 +68,7 @@ def test_hist_overlays_several_runs_on_common_bins(run, run2):
 def test_hist_counts_undefined_trials_and_names_unknown_metrics(run):
     fake = SimpleNamespace(metrics={"x": np.array([1.0, np.nan, 2.0, np.nan])}, indicators={}, seed=0, trials=4)
     ax = only_axes(P.hist(fake, "x"))
-    assert "2 undefined" in " ".join(t.get_text() for t in ax.texts)
+    assert "2 of 4 trials undefined" in ax.get_title() and not ax.texts  # in the title: nothing to overlap
     with pytest.raises(UsageError, match="'nope' is not in this run"):
         P.hist(run, "nope")
 
@@ -176,3 +176,92 @@ def test_overview_and_png(run):
     assert P.money(-0.2) == "£0" and P.money(float("nan")) == "n/a"
     assert [P.ordinal(x) for x in (1, 2, 3, 4, 11, 12, 13, 21.4, 22, 101)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]
+
+
+# ---------------------------------------------------------------- issue 14: each figure's axes read back
+
+
+def tick_labels(fig, ax, axis="y", which="major"):
+    """The tick labels as drawn (the figure is drawn first, so formatters see their ticks)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    ticks = (ax.yaxis if axis == "y" else ax.xaxis).get_ticklabels(minor=which == "minor")
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    lo, hi = min(lo, hi), max(lo, hi)
+    return [t.get_text() for t in ticks if t.get_text() and lo <= (t.get_position()[1 if axis == "y" else 0]) <= hi]
+
+
+def fake_run(paths, period="quarter", currency="GBP"):
+    sc = SimpleNamespace(period=period, currency=currency, name="fake")
+    return SimpleNamespace(metrics={}, indicators={}, paths=paths, scenario=sc, seed=0, trials=len(paths["lender"]))
+
+
+@pytest.mark.parametrize("scale", [0.3, 40.0, 2e6])
+def test_fan_chart_money_axis_reads_distinct_amounts_at_any_scale(scale):
+    rng = np.random.default_rng(1)
+    flows = rng.uniform(0, scale / 8, size=(200, 10))  # cumulative up to about scale
+    fig = P.fan_chart(fake_run({"lender": flows}), "lender")
+    labels = tick_labels(fig, fig.axes[0], "y")
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels  # never "£0, £0, £0"
+    assert all(t.lstrip("-").startswith("£") for t in labels), labels
+    if scale >= 1e6:
+        assert any(t.endswith("m") for t in labels), labels
+
+
+def test_money_formatter_precision_follows_the_ticks():
+    f = P.MoneyFormatter("£")
+    f.set_locs([0.0, 0.2, 0.4, 0.6])
+    assert [f(v, i) for i, v in enumerate([0.0, 0.2, 0.4, 0.6])] == ["£0.0", "£0.2", "£0.4", "£0.6"]
+    f.set_locs([0, 250_000, 500_000, 750_000, 1_000_000])
+    assert [f(v, i) for i, v in enumerate([0, 250_000, 1_000_000])] == ["£0.00m", "£0.25m", "£1.00m"]
+    f.set_locs([-2000, 0, 2000, 4000])
+    assert [f(v, i) for i, v in enumerate([-2000, 0, 4000])] == ["-£2,000", "£0", "£4,000"]
+    assert f(1_234_567) == "£1.23m"  # one value (the cursor): compact money
+
+
+def test_period_axes_tick_at_whole_periods():
+    flows = np.ones((50, 9))  # 9 quarters: matplotlib's default would tick at 2.5, 7.5
+    fig = P.fan_chart(fake_run({"lender": flows}), "lender")
+    ax = fig.axes[0]
+    tick_labels(fig, ax, "x")
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_reference_class_price_axis_is_money_with_a_legend():
+    projects = indigo.load().projects
+    pos = indigo.reference_class(projects, price_per_outcome=3500, participants=450, currency="GBP")
+    fig = P.reference_class(projects, pos)
+    price_ax = fig.axes[list(pos).index("price_per_outcome")]
+    major = tick_labels(fig, price_ax, "x")
+    assert major and all(t.startswith("£") for t in major), major
+    assert not any("10^" in t or "times" in t for t in major)
+    assert tick_labels(fig, price_ax, "x", "minor") == []  # no "2x10^3" on minor ticks
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "INDIGO projects", "middle half (P25-P75)", "median project", "this scenario"]
+
+
+def test_undefined_trials_are_named_in_the_legend_not_over_it():
+    a = SimpleNamespace(metrics={"x": np.array([1.0, np.nan, 2.0, np.nan])}, indicators={}, seed=0, trials=4)
+    b = SimpleNamespace(metrics={"x": np.array([1.0, 3.0, 2.0, 2.5])}, indicators={}, seed=1, trials=4)
+    ax = only_axes(P.hist({"a": a, "b": b}, "x"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (2 undefined)", "b"]
+    assert not ax.texts
+
+
+def test_prior_thumbnails_read_as_numbers():
+    fig = P.prior_density(Fixed(value=19_360.0))
+    ax = only_axes(fig)
+    assert ax.get_title() == "fixed at 19,360"
+    labels = tick_labels(fig, ax, "x")
+    assert labels and not any("e+" in t or "e-" in t for t in labels), labels
+    fig = P.prior_density(Normal(mean=25_000, sd=1_500))
+    ax = only_axes(fig)
+    assert ax.get_title() == "mean 25,000, sd 1,500"
+    labels = tick_labels(fig, ax, "x")
+    assert all("," in t for t in labels if len(t) > 4), labels
+    assert [P.readable(x) for x in (19_360.0, 0.35, 1.2e-05, -1234.5, 0)] == ["19,360", "0.35", "1.2e-05", "-1,234",
+                                                                            "0"]

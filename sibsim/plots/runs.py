@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from .. import outputs
 from ..errors import UsageError
@@ -77,11 +77,63 @@ def money(x: float, symbol: str = "£") -> str:
     return f"{sign}{symbol}{a:,.0f}"
 
 
+def readable(x: float, digits: int = 4) -> str:
+    """A number for people: thousands separators, at most ``digits`` significant digits (19,360; 0.35; 1.2e-05)."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1e15 or a < 1e-4:
+        return f"{x:.{digits - 1}g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(a))))
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class MoneyFormatter(Formatter):
+    """Money tick labels whose precision follows the tick spacing.
+
+    The unit (m, k or units) is chosen from the largest tick and the decimals
+    from the step between ticks, so that neighbouring ticks never read the
+    same ("£0, £0, £0" on an axis from 0 to 0.6 becomes "£0.0, £0.2, ...").
+    A single value (the cursor) is written by :func:`money`.
+    """
+
+    def __init__(self, symbol: str = "£"):
+        self.symbol = symbol
+        self._fmt = None
+
+    def set_locs(self, locs):
+        super().set_locs(locs)
+        locs = np.asarray([v for v in locs if np.isfinite(v)], dtype=float)
+        if locs.size == 0:
+            self._fmt = None
+            return
+        big = float(np.abs(locs).max())
+        div, suffix = (1e6, "m") if big >= 1e6 else (1e3, "k") if big >= 1e4 else (1.0, "")
+        scaled = locs / div
+        # the fewest decimals that write every tick exactly (0.25 needs 2), at most 6
+        decimals = next((d for d in range(7) if np.allclose(scaled * 10**d, np.round(scaled * 10**d),
+                                                            rtol=0, atol=1e-6 * max(1.0, 10**d))), 6)
+        self._fmt = (div, suffix, decimals)
+
+    def __call__(self, x, pos=None):
+        if self._fmt is None or pos is None:
+            return money(x, self.symbol)
+        div, suffix, decimals = self._fmt
+        v = x / div
+        if abs(v) < 0.5 * 10 ** -decimals:
+            v = 0.0
+        sign = "-" if v < 0 else ""
+        return f"{sign}{self.symbol}{abs(v):,.{decimals}f}{suffix}"
+
+
 def _format_axis(axis, kind: str, symbol: str) -> None:
     if kind in ("rate", "share"):
         axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     elif kind == "money":
-        axis.set_major_formatter(FuncFormatter(lambda v, _: money(v, symbol)))
+        axis.set_major_formatter(MoneyFormatter(symbol))
 
 
 def ordinal(x: float) -> str:
@@ -151,6 +203,9 @@ def _draw_hist(ax, runs: dict, metric: str, bins: int) -> None:
             colour = COLOURS[i % len(COLOURS)]
             w = np.full(v.size, 1.0 / v.size)
             vc = np.clip(v, lo, hi)  # the tails beyond P0.5/P99.5 are piled into the end bins
+            n_undefined = int(data[label].size - v.size)
+            if n_undefined and not single:  # in the legend, where no note can overlap it
+                label = f"{label} ({n_undefined:,} undefined)"
             if single:
                 ax.hist(vc, bins=edges, weights=w, color=colour, alpha=0.8, label=label)
                 for q, style in ((5, ":"), (50, "-"), (95, ":")):
@@ -158,10 +213,6 @@ def _draw_hist(ax, runs: dict, metric: str, bins: int) -> None:
             else:
                 ax.hist(vc, bins=edges, weights=w, histtype="step", lw=1.6, color=colour, label=label)
                 ax.axvline(np.median(v), color=colour, lw=1, ls="--")
-        nan = {k: int(d.size - finite[k].size) for k, d in data.items()}
-        notes = [f"{n:,} undefined" + ("" if single else f" ({k})") for k, n in nan.items() if n]
-        if notes:
-            ax.text(0.99, 0.97, "\n".join(notes), ha="right", va="top", fontsize=7, transform=ax.transAxes)
     kind = _kind(metric)
     _format_axis(ax.xaxis, kind, currency_symbol(next(iter(runs.values()))))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -170,7 +221,10 @@ def _draw_hist(ax, runs: dict, metric: str, bins: int) -> None:
     if len(runs) > 1:
         ax.legend(fontsize=7, loc="upper left", frameon=False)
     else:
-        ax.set_title("median (solid), P5 and P95 (dotted)", fontsize=8)
+        d = next(iter(data.values())) if data else np.array([])
+        n_undefined = int(np.size(d) - np.isfinite(d).sum())
+        note = f"; {n_undefined:,} of {np.size(d):,} trials undefined" if n_undefined else ""
+        ax.set_title("median (solid), P5 and P95 (dotted)" + note, fontsize=8)
 
 
 def hist(run_or_runs, metric: str, *, bins: int = 40, figsize=(6.0, 3.4)) -> Figure:
@@ -200,6 +254,7 @@ def _draw_fan(ax, run, party: str, cumulative: bool) -> None:
     ax.fill_between(x, p25, p75, color=COLOURS[0], alpha=0.38, lw=0, label="P25-P75")
     ax.plot(x, p50, color=COLOURS[0], lw=1.8, label="median")
     ax.axhline(0, color="grey", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # periods are whole numbers
     sc = getattr(run, "scenario", None)
     ax.set_xlabel(f"{_PERIOD.get(getattr(sc, 'period', ''), 'Period')} (end)", fontsize=9)
     ax.set_ylabel(("Cumulative net cash" if cumulative else "Net cash per period"), fontsize=9)
@@ -382,13 +437,15 @@ def prior_density(prior, *, name: str | None = None, n: int = 2000, bins: int = 
     if np.ptp(x) == 0:
         ax.axvline(x[0], color=COLOURS[0], lw=2)
         ax.set_xlim(x[0] - 1 if x[0] == 0 else x[0] * 0.5, x[0] + 1 if x[0] == 0 else x[0] * 1.5)
-        title = f"fixed at {x[0]:.4g}"
+        title = f"fixed at {readable(x[0])}"
     else:
         ax.hist(x, bins=bins, density=True, color=COLOURS[0], alpha=0.75)
         ax.axvline(mean, color="black", lw=1)
-        title = f"mean {mean:.3g}, sd {sd:.3g}"
+        title = f"mean {readable(mean, 3)}, sd {readable(sd, 3)}"
     ax.set_title(title if name is None else f"{name}: {title}", fontsize=7)
     ax.set_yticks([])
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: readable(v, 3)))
     ax.tick_params(labelsize=6)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -434,15 +491,23 @@ def reference_class(projects, position: Mapping[str, Mapping], *, figsize=None) 
         ref = np.asarray(df[col].astype(float).dropna(), dtype=float)
         ref = ref[ref > 0]
         if ref.size:
-            ax.scatter(ref, rng.uniform(-0.25, 0.25, ref.size), s=9, color=COLOURS[0], alpha=0.5)
+            ax.scatter(ref, rng.uniform(-0.25, 0.25, ref.size), s=9, color=COLOURS[0], alpha=0.5,
+                       label="INDIGO projects")
             q1, q2, q3 = np.percentile(ref, [25, 50, 75])
-            ax.fill_betweenx([-0.35, 0.35], q1, q3, color=COLOURS[0], alpha=0.15, lw=0)
-            ax.plot([q2, q2], [-0.35, 0.35], color=COLOURS[0], lw=1.5)
+            ax.fill_betweenx([-0.35, 0.35], q1, q3, color=COLOURS[0], alpha=0.15, lw=0,
+                             label="middle half (P25-P75)")
+            ax.plot([q2, q2], [-0.35, 0.35], color=COLOURS[0], lw=1.5, label="median project")
             ax.set_xscale("log")
-        ax.axvline(pos["value"], color="#c0392b", lw=2)
+            lo, hi = min(ref.min(), pos["value"]), max(ref.max(), pos["value"])
+            decades = np.log10(hi / lo) if lo > 0 else 10
+            # labelled ticks at 1, 2, 5 x 10^k on a short axis (else a log axis labels only its minor ticks, as
+            # "2x10^3"), at 10^k on a long one; minor ticks unlabelled
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades > 2.5 else (1.0, 2.0, 5.0)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.axvline(pos["value"], color="#c0392b", lw=2, label="this scenario")
         symbol = _SYMBOL.get(cur, f"{cur} ") if cur else None
         ax.xaxis.set_major_formatter(FuncFormatter(
-            (lambda v, _, s=symbol: money(v, s)) if symbol is not None else (lambda v, _: f"{v:,.0f}")))
+            (lambda v, _, s=symbol: money(v, s)) if symbol is not None else (lambda v, _: readable(v, 3))))
         unit = f" ({cur})" if cur else ""
         pct = pos.get("percentile", np.nan)
         where = f"scenario at {ordinal(pct)} percentile of {pos.get('n', ref.size)}" if np.isfinite(pct) else "no data"
@@ -450,6 +515,13 @@ def reference_class(projects, position: Mapping[str, Mapping], *, figsize=None) 
         ax.set_yticks([])
         ax.set_ylim(-0.5, 0.5)
         ax.tick_params(labelsize=7)
+    handles = {}
+    for ax in axes[: len(qs)]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles),
+                   fontsize=7, frameon=False)
     return fig
 
 
