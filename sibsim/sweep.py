@@ -279,9 +279,11 @@ def _client(scheduler, workers: int | None):
 
         # the workers fork from this process, which has loaded the engine and built the tables (_warm):
         # they start warm instead of importing everything again (spawn, Dask's default)
-        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+        from .procs import bound_workers, cores, quiet_children
+
+        n = bound_workers(workers) if workers else cores()
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         return client, [client, cluster]
     try:
@@ -289,6 +291,22 @@ def _client(scheduler, workers: int | None):
     except (OSError, TimeoutError, ValueError) as err:
         raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
     return client, [client]
+
+
+def _kill_local_workers(cluster) -> None:
+    """Stopped early (an error, Ctrl-C, SIGTERM): kill a LocalCluster's worker processes at once, quietly,
+    rather than let them finish their tasks and log each cancellation."""
+    import logging
+    import signal
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(nanny, "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce: Callable = summary_row,
@@ -313,6 +331,7 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
         if scheduler == "local":
             _warm(scs)
         client, closers = _client(scheduler, workers)
+        finished = False
         try:
             slots = sum(client.nthreads().values()) or 1
             futs = [client.submit(_evaluate_chunk, ([(i, scs[i]) for i in c], trials, seed, reduce), pure=False)
@@ -320,9 +339,13 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
             try:
                 for _, res in as_completed(futs, with_results=True):
                     yield from res
+                finished = True
             finally:
-                client.cancel(futs)
+                if finished or scheduler != "local":
+                    client.cancel(futs)
         finally:
+            if not finished and scheduler == "local":
+                _kill_local_workers(closers[-1])
             for c in closers:
                 c.close()
         return
@@ -338,7 +361,10 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     # multiprocessing.Pool forks its workers before starting its own threads; stopped early
     # (an error, an interrupt, a consumer that stops iterating) it terminates them
     _warm(scs)
-    pool = get_context("fork").Pool(min(workers, len(points)))
+    from .procs import bound_workers, stop_pool_processes, worker_init
+
+    workers = bound_workers(workers)
+    pool = get_context("fork").Pool(min(workers, len(points)), initializer=worker_init, initargs=(os.getpid(),))
     finished = False
     try:
         jobs = [([(i, scs[i]) for i in c], trials, seed, reduce) for c in chunks(len(scs), workers)]
@@ -348,9 +374,11 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     finally:
         if finished:
             pool.close()
-        else:
+            pool.join()
+        else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
+            stop_pool_processes(getattr(pool, "_pool", []))
             pool.terminate()
-        pool.join()
+            pool.join()
 
 
 def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int,
