@@ -56,12 +56,15 @@ def _one_line_warnings() -> None:
     from ..errors import SibsimWarning
 
     plain = warnings.formatwarning
+    if getattr(plain, "sibsim", False):
+        return
 
     def fmt(message, category, filename, lineno, line=None):
         if issubclass(category, SibsimWarning):
             return f"sibsim: warning: {message}\n"
         return plain(message, category, filename, lineno, line)
 
+    fmt.sibsim = True
     warnings.formatwarning = fmt
 
 
@@ -75,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     _one_line_warnings()
     try:
         return args.func(args) or 0
@@ -93,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (OSError, ValueError) as err:
         return fail(str(err))
+    finally:
+        if main_thread:  # called in-process (tests, notebooks): give the caller its handler back
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,20 +114,17 @@ def _same(a, b) -> bool:
 
 
 def _check_out(opt: str, out: str) -> Path:
-    p = Path(out)
-    if not p.resolve().parent.is_dir():
-        raise UsageError(f"{opt} {out}: directory {p.resolve().parent} does not exist")
-    return p
+    from .report import check_output
+
+    check_output(opt, out)
+    return Path(out)
 
 
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp_path)`` then rename, so a failure never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _write_atomic(path: Path, write, opt: str = "--out") -> None:
+    """``write(tmp_path)`` then rename, so a failure never leaves half a file (sibsim.cli.report.write_outputs)."""
+    from .report import write_outputs
+
+    write_outputs([(opt.lstrip("-"), path, write)])
 
 
 def _listing(r: dict) -> dict:
@@ -221,15 +218,16 @@ def rerun(rec: dict, *, progress: bool = False):
 
 
 def cmd_rerun(args) -> int:
-    outs = {opt: _check_out(f"--{opt}", getattr(args, opt)) for opt in ("json", "csv") if getattr(args, opt)}
+    from .report import check_outputs, write_outputs
+
+    outs = check_outputs(args, ("json", "csv"))
     with _store(args) as store:
         rec = store.get_run(args.id)
     run = rerun(rec, progress=sys.stderr.isatty())
     new = run.to_dict()
-    if "json" in outs:
-        _write_atomic(outs["json"], lambda p: p.write_text(run.to_json() + "\n"))
-    if "csv" in outs:
-        _write_atomic(outs["csv"], lambda p: run.to_frame().to_csv(p, index=True))
+    write_outputs([item for item in (("json", args.json, lambda p: p.write_text(run.to_json() + "\n")),
+                                     ("csv", args.csv, lambda p: run.to_frame().to_csv(p, index=True)))
+                   if item[0] in outs])
     differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
               if not _same(rec["metrics"].get(m), new["metrics"].get(m))]
     differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
@@ -295,9 +293,9 @@ def cmd_export(args) -> int:
     with _store(args) as store:
         df = store.get_per_trial(args.id)
     if args.csv:
-        _write_atomic(path, lambda p: df.to_csv(p, index=True))
+        _write_atomic(path, lambda p: df.to_csv(p, index=True), opt)
     else:
-        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=True))
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=True), opt)
     print(f"wrote {len(df):,} trials x {df.shape[1]} metrics of run {args.id} to {out}")
     return 0
 

@@ -87,9 +87,9 @@ def _export_sweep(args) -> int:
     # as `sibsim sweep --out` writes it: the points are columns, the row numbers are not
     index = not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
     if args.csv:
-        _write_atomic(path, lambda p: df.to_csv(p, index=index))
+        _write_atomic(path, lambda p: df.to_csv(p, index=index), opt)
     else:
-        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index))
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index), opt)
     print(f"wrote {len(df):,} points x {df.shape[1]} columns of sweep {args.id} to {out}")
     return 0
 

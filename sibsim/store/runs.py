@@ -23,6 +23,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import UsageError
+from .checks import check_save, check_tags, check_text
 from .db import in_transaction
 from .models import Run, RunPerTrial, RunTag
 
@@ -53,16 +54,7 @@ def _check_record(record: dict, per_trial: dict) -> dict[str, np.ndarray]:
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
-    if isinstance(tags, str):
-        tags = [tags]
-    out = []
-    for t in tags:
-        t = str(t).strip()
-        if not t or len(t) > 100:
-            raise UsageError(f"tag {t!r}: tags must be 1 to 100 characters")
-        if t not in out:
-            out.append(t)
-    return out
+    return check_tags(tags)  # the same limits on SQLite and PostgreSQL (sibsim.store.checks)
 
 
 def parquet_bytes(df: pd.DataFrame, *, index: bool | None = False) -> bytes:
@@ -103,8 +95,9 @@ def _decode_per_trial(fmt: str, data: bytes) -> pd.DataFrame:
 def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: str = "") -> int:
     """Store a run with its per-trial metrics; returns its id."""
     arrays = _check_record(record, per_trial)
-    tags = _clean_tags(tags)
     sc = record["scenario"]
+    tags = check_save(name=sc["name"], scenario_hash=str(sc["hash"]), seed=record["seed"], trials=record["trials"],
+                      tags=tags, note=note)
 
     def _save(session: Session) -> int:
         run = Run(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
@@ -198,6 +191,8 @@ def remove_tags(engine: Engine, run_id: int, tags) -> list[str]:
 
 
 def set_note(engine: Engine, run_id: int, note: str) -> None:
+    check_text("note", str(note or ""))
+
     def _note(session: Session) -> None:
         _get(session, run_id, engine).note = str(note or "")
 

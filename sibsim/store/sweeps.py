@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session, selectinload
 from ..errors import UsageError
 from .db import in_transaction
 from .models import Sweep, SweepResults, SweepTag
-from .runs import BLOB_FORMAT, _clean_tags, parquet_bytes, read_parquet_bytes
+from .checks import check_save
+from .runs import BLOB_FORMAT, parquet_bytes, read_parquet_bytes
 
 METHODS = {"grid": ("values",), "lhs": ("n", "ranges", "seed"), "points": ()}
 _REQUIRED = ("scenario", "seed", "trials", "versions", "design")
@@ -112,8 +113,9 @@ def _decode_table(fmt: str, data: bytes) -> pd.DataFrame:
 def save_sweep(engine: Engine, record: dict, table: pd.DataFrame, *, tags=(), note: str = "") -> int:
     """Store a sweep with its results table; returns its id."""
     design, points, inputs = _check(record, table)
-    tags = _clean_tags(tags)
     sc = record["scenario"]
+    tags = check_save(name=sc["name"], scenario_hash=str(sc["hash"]), seed=record["seed"], trials=record["trials"],
+                      tags=tags, note=note)
 
     def _save(session: Session) -> int:
         sw = Sweep(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
