@@ -488,6 +488,18 @@ def _previous(out: Path, names: list[str], prov: dict) -> dict[tuple, dict]:
     return done
 
 
+def _check_same_design(out: Path, done: dict, by_key: dict) -> None:
+    """Refuse to resume into ``out`` when it holds points this design lacks: writing the new sweep there
+    would drop them. A design that keeps every point already computed (and may add more) resumes."""
+    extra = [k for k in done if k not in by_key]
+    if extra:
+        names = list(next(iter(by_key.values()))) if by_key else []
+        eg = ", ".join(f"{n}={v:g}" for n, v in zip(names, extra[0]))
+        raise UsageError(f"--out {out}: holds {len(extra)} point{'s' if len(extra) != 1 else ''} that this sweep's "
+                         f"design lacks (e.g. {eg}); a sweep resumes only into an output of the same design: "
+                         "remove it or choose another output")
+
+
 # ---------------------------------------------------------------- the sweep
 
 def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int, workers: int | None = 1,
@@ -499,7 +511,7 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     (parameters or ``price.<outcome>``; see :func:`grid`, :func:`lhs`).
     ``workers``/``scheduler``: see :func:`execute`; the rows do not depend on
     them. ``out`` (.csv or .parquet): resume from and write to this file (see
-    the module docstring); rows it holds for other points are not kept. ``callback(row)`` is called after each newly
+    the module docstring); an ``out`` holding points the design lacks is refused (UsageError), never overwritten. ``callback(row)`` is called after each newly
     computed point has been journalled.
     """
     import pandas as pd
@@ -517,7 +529,8 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     out = None if out is None else _check_out(out)
     done = {}
     if out is not None:
-        done = {k: r for k, r in _previous(out, names, prov).items() if k in by_key}
+        done = _previous(out, names, prov)
+        _check_same_design(out, done, by_key)
     todo = [k for k in keys if k not in done]
     journal = None
     if out is not None:

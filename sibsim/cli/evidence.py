@@ -27,19 +27,21 @@ RATIOS = ("deadweight_share", "investor_moic", "investor_irr")
 
 
 @contextmanager
-def _store(args, *, create: bool = False, reference: bool = True):
-    """The evidence base of ``args.db``; database errors become one-line UsageErrors."""
+def _store(args, *, create: bool = False, reference: bool = True, write: bool = False):
+    """The evidence base of ``args.db``; database errors become one-line UsageErrors. Unless ``create`` or
+    ``write``, it is opened read-only (a read command never writes, and a read-only file can be listed)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..store import open_store
-    from ..store.db import describe_error, masked, resolve_url
+    from ..store.db import check_sqlite_file, describe_error, masked, resolve_url
 
     url = resolve_url(getattr(args, "db", None))
+    check_sqlite_file(url)  # a directory, a FIFO, a device or another application's file: say which
     if not create and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not Path(url.database).is_file():
         raise UsageError(f"evidence database {masked(url)}: no such file; `sibsim run FILE --save` "
                          "(or `sibsim sweep ... --save`) creates one")
-    store = open_store(url, reference=reference)
+    store = open_store(url, reference=reference, read_only=not (create or write))
     try:
         yield store
     except SQLAlchemyError as e:
@@ -301,14 +303,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_tag(args) -> int:
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         tags = store.remove_tags(args.id, args.tags) if args.remove else store.add_tags(args.id, args.tags)
     print(f"run {args.id} tags: {', '.join(tags) or '(none)'}")
     return 0
 
 
 def cmd_note(args) -> int:
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         store.set_note(args.id, args.text)
     print(f"run {args.id} note {'set' if args.text else 'cleared'}")
     return 0
@@ -318,12 +320,35 @@ def cmd_import_indigo(args) -> int:
     if args.dir is not None and not Path(args.dir).is_dir():
         raise UsageError(f"import-indigo: {args.dir} is not a directory (give the INDIGO CSV export or a snapshot)")
     with _store(args, create=True, reference=False) as store:
-        report = store.import_indigo(args.dir)
+        if args.replace:
+            _keep_previous(store, args)
+        report = store.import_indigo(args.dir, replace=args.replace)
         where = store.url
     print(report)
     stored = ", ".join(f"{t} {n}" for t, n in report.rows_kept.items())
     print(f"stored in {where}: {stored}")
     return 0
+
+
+def _keep_previous(store, args) -> None:
+    """``import-indigo --replace``: write the reference data stored now as a snapshot first (``--backup``)."""
+    from datetime import datetime, timezone
+
+    from ..indigo import write_snapshot
+    from ..store.reference import previous_snapshot
+
+    data = previous_snapshot(store.engine)
+    if data is None or data.projects.empty:
+        return
+    dest = Path(args.backup or f"indigo-before-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"--backup {dest}: exists and is not empty; give a new directory")
+    try:
+        write_snapshot(data, dest)
+    except OSError as err:
+        raise UsageError(f"--backup {dest}: cannot write ({err.strerror or err}); nothing imported") from None
+    print(f"kept the previous reference data ({len(data.projects):,} projects) as snapshot {dest}/; "
+          f"`sibsim evidence import-indigo {dest}` restores it")
 
 
 # ---------------------------------------------------------------- sweeps
@@ -410,4 +435,9 @@ def register(sub) -> None:
                         help="load INDIGO into the reference tables and report what was read and skipped")
     p.add_argument("dir", nargs="?", help="INDIGO CSV export or tidy snapshot directory "
                                           "(default: the snapshot shipped with sibsim)")
+    p.add_argument("--replace", action="store_true",
+                   help="import even if it holds more than 10%% fewer projects than the reference data stored; "
+                        "the stored data is first written as a snapshot (--backup)")
+    p.add_argument("--backup", metavar="DIR", help="with --replace: where the previous reference data is kept "
+                                                   "(default ./indigo-before-<UTC time>)")
     p.set_defaults(func=cmd_import_indigo)
