@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from ..errors import UsageError
+from ..paths import path_kind
 
 OUTPUT_OPTIONS = ("json", "csv", "xlsx", "pdf", "out", "parquet")
-
-
-def path_kind(path) -> str | None:
-    """What is at ``path`` when it is not a regular file: 'a directory', 'a FIFO (named pipe)', 'a character
-    device', ...; 'missing' when nothing is there; None for a regular file (symbolic links followed)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return "missing"
-    except NotADirectoryError:
-        return "under a path that is not a directory"
-    except OSError as err:
-        return f"not accessible ({err.strerror or err})"
-    for test, what in ((stat.S_ISREG, None), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return what
-    return "not a regular file"
 
 
 def check_input_file(opt: str, path, what: str = "file") -> Path:

@@ -13,9 +13,12 @@ SHOW = ["outcome_payments_mean", "investor_net_gain_mean", "investor_irr_p50", "
 
 def _float(opt: str, name: str, text: str) -> float:
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
         raise UsageError(f"{opt} {name}: {text!r} is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise UsageError(f"{opt} {name}: {text.strip()!r} is not a finite number; give finite numbers")
+    return v
 
 
 def _name_value(opt: str, item: str) -> tuple[str, str]:
