@@ -76,7 +76,15 @@ def _table(rows: list[tuple[str, ...]], right: set[int] | None = None) -> str:
 
 
 def _short(text: str, width: int = 40) -> str:
+    text = _safe(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _safe(text) -> str:
+    """Stored text as printed: repr-escaped when it holds escape sequences, newlines or other control characters."""
+    from .run import printable
+
+    return printable(str(text))
 
 
 def format_summary(metrics: dict, probabilities: dict, *, names: list[str] | None = None) -> str:
@@ -136,13 +144,13 @@ def _listing(r: dict) -> dict:
 
 def _provenance(rec: dict) -> str:
     v = ", ".join(f"{k} {x}" for k, x in rec["versions"].items())
-    lines = [f"run {rec['id']}: {rec['name']}",
+    lines = [f"run {rec['id']}: {_safe(rec['name'])}",
              f"  scenario   {rec['scenario_hash']}, seed {rec['seed']}, {rec['trials']:,} trials",
              f"  saved      {rec['created']:%Y-%m-%d %H:%M:%S} UTC with {v}"]
     if rec["tags"]:
-        lines.append(f"  tags       {', '.join(rec['tags'])}")
+        lines.append(f"  tags       {', '.join(map(_safe, rec['tags']))}")
     if rec["note"]:
-        lines.append(f"  note       {rec['note']}")
+        lines.append(f"  note       {_safe(rec['note'])}")
     return "\n".join(lines)
 
 
@@ -182,8 +190,8 @@ def cmd_list(args) -> int:
         return 0
     rows = [("id", "created (UTC)", "name", "scenario", "seed", "trials", "tags", "note")]
     for r in runs:
-        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], str(r["seed"]),
-                     f"{r['trials']:,}", ", ".join(r["tags"]), _short(r["note"])))
+        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", _safe(r["name"]), r["scenario_hash"],
+                     str(r["seed"]), f"{r['trials']:,}", ", ".join(map(_safe, r["tags"])), _short(r["note"])))
     print(_table(rows, right={0, 4, 5}))
     return 0
 
@@ -305,7 +313,7 @@ def cmd_export(args) -> int:
 def cmd_tag(args) -> int:
     with _store(args, write=True) as store:
         tags = store.remove_tags(args.id, args.tags) if args.remove else store.add_tags(args.id, args.tags)
-    print(f"run {args.id} tags: {', '.join(tags) or '(none)'}")
+    print(f"run {args.id} tags: {', '.join(map(_safe, tags)) or '(none)'}")
     return 0
 
 
