@@ -404,3 +404,28 @@ def test_escape_sequences_in_tags_and_names_are_printed_escaped(capsys, tmp_path
         code, out, _ = cli(capsys, *argv, "--db", db)
         assert code == 0 and "\x1b" not in out and "\\x1b[2J" in out
         assert "\nline" not in out
+
+
+@pytest.mark.parametrize("column, value, expect", [
+    ("metrics", "{bad", "the stored runs.metrics is damaged"),
+    ("seed", "abc", "the stored runs.seed is damaged"),
+])
+def test_a_damaged_stored_value_names_the_run_and_column(capsys, db, column, value, expect):
+    with open_store(db) as s:
+        s.save_run(*_record())
+        bad = s.save_run(*_record())
+        with s.engine.begin() as conn:
+            conn.execute(text(f"UPDATE runs SET {column} = :v WHERE id = :i"), {"v": value, "i": bad})
+    for argv in (["evidence", "show", str(bad)], ["evidence", "list"]):
+        code, _, err = cli(capsys, *argv, "--db", db)
+        assert code == 2 and f"run {bad} in " in err and expect in err and err.count("\n") == 1
+
+
+def test_a_damaged_per_trial_blob_names_the_run(capsys, db, tmp_path):
+    with open_store(db) as s:
+        run_id = s.save_run(*_record())
+        with s.engine.begin() as conn:
+            conn.execute(text("UPDATE run_per_trial SET data = :v WHERE run_id = :i"), {"v": b"\x01\x02", "i": run_id})
+    code, _, err = cli(capsys, "evidence", "export", str(run_id), "--csv", str(tmp_path / "x.csv"), "--db", db)
+    assert code == 2 and f"run {run_id} in " in err and "run_per_trial.data is damaged" in err
+    assert not (tmp_path / "x.csv").exists() and _leftovers(tmp_path) == []

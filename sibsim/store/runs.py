@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..errors import UsageError
 from .checks import check_save, check_tags, check_text
+from .corrupt import reading
 from .db import in_transaction
 from .models import Run, RunPerTrial, RunTag
 
@@ -136,7 +137,8 @@ def list_runs(engine: Engine, *, tag: str | None = None, name: str | None = None
         q = q.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == str(tag).strip())))
     if name is not None:
         q = q.where(Run.name == name)
-    return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
+    with reading(engine, "runs", None):
+        return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
 
 
 def get_run(engine: Engine, run_id: int) -> dict:
@@ -150,7 +152,8 @@ def get_run(engine: Engine, run_id: int) -> dict:
                    versions=run.versions, metrics=run.metrics, probabilities=run.probabilities, timing=run.timing)
         return out
 
-    return in_transaction(engine, _read, write=False)
+    with reading(engine, "runs", run_id):
+        return in_transaction(engine, _read, write=False)
 
 
 def get_per_trial(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -162,7 +165,8 @@ def get_per_trial(engine: Engine, run_id: int) -> pd.DataFrame:
         return None if blob is None else (blob.format, blob.data)
 
     got = in_transaction(engine, _read, write=False)
-    return pd.DataFrame(index=pd.RangeIndex(0, name="trial")) if got is None else _decode_per_trial(*got)
+    with reading(engine, "runs", run_id, blob=True):
+        return pd.DataFrame(index=pd.RangeIndex(0, name="trial")) if got is None else _decode_per_trial(*got)
 
 
 def add_tags(engine: Engine, run_id: int, tags) -> list[str]:
