@@ -6,7 +6,7 @@
 #   make test         venv + system-deps, then the whole pytest suite
 #   make app          install what the app needs, serve the Streamlit app (app.py) and print its URL
 #                     (APP_ADDR=0.0.0.0 to listen on every interface, APP_PORT=8502 for another port)
-#   make bench        run benchmarks/run_all.py
+#   make bench        run benchmarks/run_all.py (same-run ratios; BENCH_ARGS="--quick --only delivery,sweep")
 #   make mutation     build deliberate bugs into the C participant pass; each must fail a test
 #   make clean        remove caches and build leftovers (keeps .venv; see distclean)
 #
@@ -123,8 +123,10 @@ app: app-venv
 	    --browser.gatherUsageStats false
 
 # ---------------------------------------------------------------- benchmarks
+BENCH_ARGS ?=
+
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- mutation check
 # Each mutant of sibsim/_kernel.c is compiled into a temporary directory and run

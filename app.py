@@ -36,6 +36,7 @@ pages = [
     st.Page("app_pages/portfolio.py", title="Fund portfolio", icon=":material/account_balance:"),
 ]
 pages.append(st.Page("app_pages/voi.py", title="Value of information", icon=":material/lightbulb:"))  # issue 12
+pages.append(st.Page("app_pages/monitor.py", title="Monitor", icon=":material/monitoring:"))  # issue 11
 page = st.navigation(pages)
 
 with st.sidebar:

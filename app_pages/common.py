@@ -26,7 +26,7 @@ import numpy as np
 import streamlit as st
 
 import sibsim
-from sibsim import spec
+from sibsim import outputs, spec, views
 from sibsim.errors import ScenarioError, SibsimError
 from sibsim.metrics import probability, summarise
 from sibsim.plots import runs as plots
@@ -191,12 +191,11 @@ def warm_up() -> threading.Thread:
 
 @dataclass(frozen=True)
 class ModelView:
-    """One finance model's side of a run that evaluated several on the same draws.
+    """One finance model's side of a run that evaluated several on the same draws (``run.model(name)``).
 
-    The engine reports the scenario's own model under plain names and each
-    other model under its prefix (``pbr.investor_irr``); a view strips the
-    prefix so that plots and headline figures read it like a run. Per-period
-    cash (``paths``) is kept for the own model only.
+    Reads like a run (shared outputs plus the model's own, plain names) for
+    plots and headline figures; per-period cash (``paths``) is kept for the
+    scenario's own model only.
     """
 
     run: object
@@ -211,25 +210,47 @@ class ModelView:
 
 
 def model_views(run, models=None) -> dict[str, object]:
-    """``model -> run or ModelView``: the own model and each other model the run evaluated (or those in ``models``)."""
-    known = set(finance_models())
-    own = own_model(run.scenario)
-
-    def shared(d):  # not of any one model (participants, outcomes, payments)
-        return {k: v for k, v in d.items() if k.partition(".")[0] not in known | {"vfm"}}
-
-    def of(d, m):
-        return {**shared(d), **{k[len(m) + 1:]: v for k, v in d.items() if k.startswith(m + ".")}}
-
+    """``model -> run or ModelView``: every finance model the run evaluated (or those of them in ``models``)."""
     out = {}
-    for m in [own, *sorted(known - {own})]:
+    for m in run.finance_models:
         if models is not None and m not in models:
             continue
-        if m == own:
+        if m == run.finance_models[0]:
             out[m] = run
-        elif any(k.startswith(m + ".") for k in run.metrics):
-            out[m] = ModelView(run, m, of(run.metrics, m), of(run.indicators, m), {})
+        else:
+            r = run.model(m)
+            out[m] = ModelView(run, m, dict(r.metrics), dict(r.indicators), {})
     return out
+
+
+def results(run) -> tuple[dict, dict]:
+    """(metric summaries, probabilities) of a run or a ModelView."""
+    if hasattr(run, "metric_summaries"):
+        return run.metric_summaries(), run.probabilities()
+    return ({k: summarise(v) for k, v in run.metrics.items()},
+            {k: probability(v) for k, v in run.indicators.items()})
+
+
+def party_frame(runs: dict):
+    """The comparison by party (``sibsim.views.party_table``) of ``label -> run or ModelView`` as a DataFrame:
+    rows (party, figure), one column per run; "no investor" where a model has none."""
+    import pandas as pd
+
+    symbol = outputs.SYMBOLS.get(next(iter(runs.values())).scenario.currency, "")
+    rows = views.party_table({label: results(r) for label, r in runs.items()}, symbol=symbol)
+    df = pd.DataFrame([cells for _, _, cells in rows],
+                      index=pd.MultiIndex.from_tuples([(p, lab) for p, lab, _ in rows], names=["party", "figure"]))
+    return df
+
+
+def show_table(df, **kw) -> None:
+    """A DataFrame in full: tall enough for every row (no long table squeezed into a ten-row box)."""
+    st.dataframe(df, height=min(36 * (len(df) + 1) + 3, 2400), width="stretch", **kw)
+
+
+def glossary() -> None:
+    with st.expander("Glossary"):
+        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in outputs.GLOSSARY.items()))
 
 
 def run_key(run) -> str:
@@ -248,24 +269,22 @@ def figure_png(key: tuple, _make) -> bytes:
     return plots.to_png(_make())
 
 
-DELIVERY_FIGURES = {  # metric -> (label, format, help)
-    "delivery.mean_wait_periods": ("Mean wait", "{:.2f} periods", "Mean time on the waiting list of those who started"),
-    "delivery.dropouts_waiting": ("Drop-outs while waiting", "{:,.0f}", "People who gave up before a caseworker was free"),
-    "delivery.caseworker_utilisation": ("Caseworker utilisation", "{:.0%}", "Time-average busy slots / slots in post"),
-    "delivery.mean_queue_length": ("Mean waiting list", "{:.1f}", "Time-average number waiting"),
-    "delivery.starts_short_of_plan": ("Starts short of plan", "{:,.0f}",
-                                      "Expected referrals (capped at the contract maximum) less actual starts"),
-}
+DELIVERY_FIGURES = ("delivery.mean_wait_periods", "delivery.dropouts_waiting", "delivery.caseworker_utilisation",
+                    "delivery.mean_queue_length", "delivery.starts_short_of_plan")  # which; labels: sibsim.outputs
 
 
 def delivery_figures(run) -> dict[str, tuple[str, str]]:
     """label -> (value, help) for a run with a delivery section (means over trials); empty otherwise."""
     out = {}
-    for metric, (label, fmt, help_) in DELIVERY_FIGURES.items():
+    for metric in DELIVERY_FIGURES:
         if metric in run.metrics:
             m = summarise(run.metrics[metric])
-            out[label] = (fmt.format(m["mean"]), f"{help_}; mean over trials, P5 {fmt.format(m['p5'])}, "
-                                                 f"P95 {fmt.format(m['p95'])}")
+            o = outputs.declaration(metric)
+
+            def f(x):
+                return outputs.fmt(x, o.unit) + (" periods" if o.unit == "periods" else "")
+
+            out[o.label] = (f(m["mean"]), f"{o.help or o.label}; mean over trials, P5 {f(m['p5'])}, P95 {f(m['p95'])}")
     return out
 
 
@@ -275,14 +294,21 @@ def headline(run) -> dict[str, tuple[str, str]]:
     s = {k: summarise(v) for k, v in run.metrics.items() if "." not in k}
     p = {k: probability(v) for k, v in run.indicators.items()}
     out = {}
+    if m := s.get("public_cost"):
+        out["Public cost"] = (
+            plots.money(m["mean"], cur),
+            f"{outputs.label('public_cost')}: mean over trials ± {plots.money(2 * m['mcse'], cur)} "
+            f"(2 Monte Carlo s.e.); P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
     if m := s.get("outcome_payments"):
         out["Expected outcome payments"] = (
             plots.money(m["mean"], cur),
-            f"Mean over trials ± {plots.money(2 * m['mcse'], cur)} (2 Monte Carlo s.e.); "
-            f"P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
+            f"What the rate card owes, whoever pays it: mean over trials ± {plots.money(2 * m['mcse'], cur)} "
+            f"(2 Monte Carlo s.e.); P5 {plots.money(m['p5'], cur)}, P95 {plots.money(m['p95'], cur)}")
     if q := p.get("investor_loss"):
         out["P(investor loss)"] = (f"{q['p']:.1%}", "Share of trials where investors get back less than they put "
                                                     f"in (± {2 * q['se']:.1%}, 2 s.e.)")
+    elif "public_cost" in s:
+        out["P(investor loss)"] = (views.NO_INVESTOR, "This finance model has no investors")
     if irr := s.get("investor_irr"):
         out["Median investor IRR"] = (_pct(irr["p50"]), f"Annual; P5 {_pct(irr['p5'])}, P95 {_pct(irr['p95'])}; "
                                                         f"{irr['nan']:,} trials undefined")
@@ -290,22 +316,21 @@ def headline(run) -> dict[str, tuple[str, str]]:
         out["Mean investor net gain"] = (plots.money(g["mean"], cur), "Distributions less drawdowns, mean over "
                                          f"trials ± {plots.money(2 * g['mcse'], cur)} (2 s.e.); "
                                          f"P5 {plots.money(g['p5'], cur)}")
-    if c := s.get("cost_per_additional_outcome"):
+    c = s.get("public_cost_per_additional_outcome") or s.get("cost_per_additional_outcome")
+    if c:
         n = run.trials
+        name = "public_cost_per_additional_outcome" if "public_cost_per_additional_outcome" in s \
+            else "cost_per_additional_outcome"
         undefined = f"; undefined in {c['nan']:,} of {n:,} trials (no additional outcome)" if c["nan"] else ""
         out["Cost per additional outcome"] = (
             plots.money(c["p50"], cur) if c["nan"] <= n / 2 else "n/a",
-            f"Median over trials of outcome payments / additional outcomes; mean {plots.money(c['mean'], cur)}"
-            + undefined)
+            f"Median over trials of {outputs.label(name).lower()}; mean {plots.money(c['mean'], cur)}" + undefined)
     if d := s.get("deadweight_share"):
-        out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments that paid for outcomes "
+        out["Deadweight share"] = (_pct(d["mean"], 0), "Mean share of outcome payments owed that pay for outcomes "
                                                        "that would have happened anyway")
-    for name, q in p.items():  # the own model's, then those of models evaluated on the same draws
-        model, _, what = name.rpartition(".")
-        if what == "insolvency" and model != "vfm":
-            out["Provider insolvency risk" + (f" ({model})" if model else "")] = (
-                f"{q['p']:.1%}", f"P({name}): the provider's cash goes below its overdraft limit "
-                                 f"(± {2 * q['se']:.1%}, 2 s.e.)")
+    if q := p.get("insolvency"):
+        out["Provider insolvency risk"] = (f"{q['p']:.1%}", "The provider's cash goes below its overdraft limit "
+                                                            f"(± {2 * q['se']:.1%}, 2 s.e.)")
     return out
 
 
@@ -314,16 +339,34 @@ def _pct(x, digits: int = 1) -> str:
 
 
 def summary_table(run):
-    """run.summary() with readable row labels."""
-    return run.summary().rename(index=plots.metric_label)
+    """The run's summaries for people: one row per output, grouped by party, labels and formats declared
+    in ``sibsim.outputs`` (the last column is the output's name, as in the JSON)."""
+    import pandas as pd
+
+    symbol = outputs.SYMBOLS.get(run.scenario.currency, "")
+    s = run.metric_summaries()
+    rows = []
+    for party, names in outputs.by_party(s).items():
+        for k in names:
+            x = s[k]
+            rows.append({"party": outputs.PARTIES[party], "output": outputs.label(k),
+                         **{col: outputs.fmt_output(k, x[stat], symbol=symbol)
+                            for col, stat in (("mean", "mean"), ("± mcse", "mcse"), ("P5", "p5"), ("P50", "p50"),
+                                              ("P95", "p95"))},
+                         "undefined": f"{x['nan']:,}", "name": k})
+    return pd.DataFrame(rows).set_index(["party", "output"])
 
 
 def probability_table(run):
-    """run.probabilities() as a DataFrame: one row per indicator (not the points of acceptability curves)."""
+    """run.probabilities() for people: one row per indicator, by party (acceptability-curve points left out)."""
     import pandas as pd
 
-    probs = {k: v for k, v in run.probabilities().items() if "@" not in k}
-    return pd.DataFrame.from_dict(probs, orient="index").rename(index=lambda k: k.replace("_", " "))
+    probs = {k: v for k, v in run.probabilities().items() if outputs.curve_point(k) is None}
+    rows = [{"party": outputs.PARTIES[party], "event": outputs.probability_label(k),
+             "probability": outputs.fmt(probs[k]["p"], "probability"),
+             "± s.e.": outputs.fmt(probs[k]["se"], "probability"), "name": k}
+            for party, names in outputs.by_party(probs).items() for k in names]
+    return pd.DataFrame(rows).set_index(["party", "event"])
 
 
 # ---------------------------------------------------------------- evidence base
@@ -345,9 +388,10 @@ def store():
 
 
 def stored_run(store, run_id: int) -> sibsim.Run:
-    """Regenerate a stored run exactly from its canonical JSON, seed and trials."""
+    """Regenerate a stored run exactly from its canonical JSON, seed, trials and every finance model it had."""
     rec = store.get_run(run_id)
-    return simulate_cached(rec["scenario"]["canonical_json"], int(rec["trials"]), int(rec["seed"]))
+    return simulate_cached(rec["scenario"]["canonical_json"], int(rec["trials"]), int(rec["seed"]),
+                           tuple((rec.get("finance_models") or [])[1:]))
 
 
 @st.cache_data(show_spinner=False, ttl=600)

@@ -7,11 +7,12 @@ differences of structure, not of luck.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
-from sibsim import spec
+from sibsim import outputs, spec, views
 from sibsim.errors import SibsimError
 from sibsim.plots import runs as plots
 
@@ -84,25 +85,46 @@ if st.button("Clear runs added from the Run page", key="cmp_clear"):
 
 st.caption(f"Comparing {len(runs)} run{'s' * (len(runs) != 1)}: " + "; ".join(runs))
 ids = tuple((label, common.run_key(r)) for label, r in runs.items())
+st.subheader("By party")
+st.table(common.party_frame(runs))
+st.caption("Commissioner: the public sector (local commissioner and outcomes fund). \"no investor\": that run or "
+           "finance model has no investors. Models of one run share its draws, so their differences are paired.")
+if len(runs) > 1:
+    first = next(iter(runs))
+    diffs = views.run_differences(runs)
+    symbol = outputs.SYMBOLS.get(sc.currency if sc is not None else "", "")
+    frame = pd.DataFrame({label: {outputs.label(k): f"{outputs.fmt_output(k, d['difference'], symbol=symbol)} ± "
+                                                    f"{outputs.fmt_output(k, d['se'], symbol=symbol)}"
+                                                    + ("" if d["paired"] else " (independent)")
+                                  for k, d in row.items()} for label, row in diffs.items()})
+    st.markdown(f"**Mean difference from {first}** (± standard error of the paired difference where the runs "
+                "share seed and trials; \"independent\" otherwise)")
+    st.table(frame.fillna("no investor"))
 st.subheader("Headline figures")
 st.dataframe(pd.DataFrame({label: {k: v for k, (v, _) in common.headline(r).items()} for label, r in runs.items()}).T,
              width="stretch")
 
 st.subheader("Distributions")
-shared = sorted(set.intersection(*(set(r.metrics) for r in runs.values())),
-                key=lambda m: (m not in plots.METRICS, list(plots.METRICS).index(m) if m in plots.METRICS else 0, m))
-metric = st.selectbox("Metric", shared, index=shared.index("investor_irr") if "investor_irr" in shared else 0,
-                      format_func=plots.metric_label, key="cmp_metric")
+shared = set.intersection(*(set(r.metrics) for r in runs.values()))
+shared = [m for names in outputs.by_party(shared).values() for m in names
+          if all(np.isfinite(np.asarray(r.metrics[m], dtype=float)).any() for r in runs.values())]
+default = next((m for m in ("public_cost", "commissioner_cost", "outcome_payments") if m in shared), None)
+metric = st.selectbox("Metric (defined for every run shown)", shared,
+                      index=shared.index(default) if default else 0, format_func=outputs.label, key="cmp_metric")
 st.image(common.figure_png((ids, "hist", metric), lambda: plots.hist(runs, metric, figsize=(9, 3.6))),
          width="stretch")
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Risk and return")
-    kind = st.radio("Axes", ["loss", "irr"], horizontal=True, key="cmp_rr",
-                    format_func={"loss": "P(loss) vs mean net gain", "irr": "P5 vs median IRR"}.get)
-    st.image(common.figure_png((ids, "risk_return", kind), lambda: plots.risk_return(runs, kind=kind)),
-             width="stretch")
+    st.subheader("Investors' risk and return")
+    invested = {label: r for label, r in runs.items() if "investor_net_gain" in r.metrics}
+    if invested:
+        kind = st.radio("Axes", ["loss", "irr"], horizontal=True, key="cmp_rr",
+                        format_func={"loss": "P(loss) vs mean net gain", "irr": "P5 vs median IRR"}.get)
+        st.image(common.figure_png((ids, "risk_return", kind), lambda: plots.risk_return(invested, kind=kind)),
+                 width="stretch")
+    if len(invested) < len(runs):
+        st.caption("No investor in: " + "; ".join(label for label in runs if label not in invested) + ".")
 with_vfm = {}  # one entry per distinct run: a model's view and the run it came from share the curves
 for label, r in runs.items():
     base = getattr(r, "run", r)
@@ -116,3 +138,5 @@ if with_vfm:  # only when the runs carry the appraisal's acceptability indicator
                                    lambda: plots.acceptability(with_vfm)), width="stretch")
         st.caption("Probability that one option gives more net benefit than another, by willingness to pay per "
                    "additional outcome (from the scenario's value-for-money appraisal).")
+
+common.glossary()

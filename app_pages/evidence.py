@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
-from sibsim import indigo, spec
+from sibsim import indigo, outputs, spec, views
+from sibsim.store.runs import differences
 from sibsim.errors import SibsimError
 from sibsim.plots import runs as plots
 
@@ -48,12 +48,18 @@ def saved_runs(store) -> None:
                 + ", ".join(f"{k} {v}" for k, v in rec["versions"].items()))
     left, right = st.columns([3, 2])
     with left:
-        stats = ["mean", "std", "mcse", "p5", "p50", "p95", "nan"]
-        table = pd.DataFrame(rec["metrics"]).T
-        st.dataframe(table[[c for c in stats if c in table] + [c for c in table if c not in stats]]
-                     .rename(index=plots.metric_label), width="stretch", height=280,
-                     column_config={c: st.column_config.NumberColumn(format="%.4g")
-                                    for c in ("mean", "std", "mcse", "p5", "p50", "p95")})
+        symbol = outputs.SYMBOLS.get(json.loads(rec["scenario"]["canonical_json"]).get("currency", ""), "")
+        rows = [{"party": outputs.PARTIES[party], "output": outputs.label(k),
+                 **{c: outputs.fmt_output(k, rec["metrics"][k].get(stat), symbol=symbol)
+                    for c, stat in (("mean", "mean"), ("± mcse", "mcse"), ("P5", "p5"), ("P50", "p50"),
+                                    ("P95", "p95"))}, "name": k}
+                for party, names in outputs.by_party(rec["metrics"]).items() for k in names]
+        common.show_table(pd.DataFrame(rows).set_index(["party", "output"]))
+        if len(rec["models"]) > 1:
+            st.markdown("**Finance models of this run, by party**")
+            frame = views.party_table(views.record_results(rec), symbol=symbol)
+            st.table(pd.DataFrame([c for _, _, c in frame], index=pd.MultiIndex.from_tuples(
+                [(p, lab) for p, lab, _ in frame], names=["party", "figure"])))
     with right:
         with st.form(f"ev_tag_form_{rid}"):
             st.text_input("Tags", value=", ".join(rec["tags"]), key=f"ev_tag_text_{rid}",
@@ -82,10 +88,10 @@ def saved_runs(store) -> None:
                      width="stretch"):
             run = common.stored_run(store, rid)
             ss.run = run
-            now = run.metric_summaries()
-            same = all(np.isclose(now[k]["mean"], np.nan if v["mean"] is None else v["mean"], rtol=1e-12,
-                                  equal_nan=True) for k, v in rec["metrics"].items() if k in now)
-            verdict = "the same numbers as stored" if same else "the numbers differ from the stored ones"
+            differ = differences(rec, run.to_dict())
+            same = not differ
+            verdict = (f"identical to the stored run: every output of {', '.join(run.finance_models)}" if same else
+                       f"{len(differ)} stored numbers differ ({', '.join(differ[:5])}{', ...' if len(differ) > 5 else ''})")
             (st.success if same else st.warning)(
                 f"Rerun of #{rid}: {verdict} (engine {run.engine_seconds:.2f} s). "
                 "It is now the current run on the Run page.")
@@ -107,7 +113,7 @@ def reference(sc) -> None:
                                  currency=sc.currency)
     table = pd.DataFrame(pos).T[["value", "percentile", "n", "q1", "median", "q3", "currency"]]
     st.dataframe(table.rename(index=lambda q: q.replace("_", " ")), width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.4g")
+                 column_config={c: st.column_config.NumberColumn(format="localized")
                                 for c in ("value", "percentile", "q1", "median", "q3")})
     key = ("reference", sc.content_hash, sector, tuple(sorted(values.items())), source)
     st.image(common.figure_png(key, lambda: plots.reference_class(rows, pos)), width="stretch")

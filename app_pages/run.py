@@ -68,17 +68,17 @@ if dlv := common.delivery_figures(run):
     for col, (label, (value, help_)) in zip(st.columns(len(dlv)), dlv.items()):
         col.metric(label, value, help=help_, border=True)
 
-views = common.model_views(run)
-if len(views) > 1:
-    st.subheader("Finance models on the same draws")
-    st.dataframe(pd.DataFrame({m: {k: v for k, (v, _) in common.headline(v).items()} for m, v in views.items()}).T,
-                 width="stretch")
-    st.caption(f"The scenario's own model ({common.own_model(sc)}) is shown everywhere below; "
-               "the Compare page puts the models' distributions side by side.")
+if len(run.finance_models) > 1:
+    st.subheader("Finance models on the same draws, by party")
+    st.table(common.party_frame(common.model_views(run)))
+    st.caption(f"Each column is one finance model evaluated on the same draws (common random numbers); the "
+               f"scenario's own model ({run.finance_models[0]}) is shown everywhere below, and the Compare page "
+               "puts the models' distributions side by side. \"no investor\": the model has no investors.")
 
 st.subheader("Distributions")
 a, b = st.columns(2)
-a.image(common.figure_png((key, "hist", "investor_irr"), lambda: plots.hist(run, "investor_irr")), width="stretch")
+first = "investor_irr" if "investor_irr" in run.metrics else "public_cost"
+a.image(common.figure_png((key, "hist", first), lambda: plots.hist(run, first)), width="stretch")
 b.image(common.figure_png((key, "hist", "outcome_payments"), lambda: plots.hist(run, "outcome_payments")),
         width="stretch")
 
@@ -90,13 +90,10 @@ st.caption(f"Cumulative net cash per party: median, P25-P75 and P5-P95 across th
            f"{len(next(iter(run.paths.values()))):,} trials. "
            + (f"No cash (beyond rounding) in any trial for: {', '.join(quiet)}." if quiet else ""))
 
-st.subheader("Percentiles")
-st.dataframe(common.summary_table(run), width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("mean", "std", "mcse", "p5",
-                                                                                      "p50", "p95")})
-st.dataframe(common.probability_table(run),
-             column_config={"p": st.column_config.NumberColumn("probability", format="percent"),
-                            "se": st.column_config.NumberColumn("standard error", format="percent")})
+st.subheader("Percentiles, by party")
+common.show_table(common.summary_table(run))
+common.show_table(common.probability_table(run))
+common.glossary()
 
 st.caption("The address in your browser's bar reopens this scenario and run: copy it to share this view.")
 st.subheader("Download")
@@ -128,7 +125,7 @@ with left:
             note = st.text_area("Note", key="save_note", height=80)
             if st.form_submit_button("Save to evidence base"):
                 try:
-                    rid = store.save_run(run.to_dict(), dict(run.metrics),
+                    rid = store.save_run(run.to_dict(), run.per_trial(),
                                          tags=[t.strip() for t in tags.split(",") if t.strip()], note=note)
                     st.success(f"Saved as run #{rid}. Its link: [run #{rid}](run?evidence={rid}&trials={run.trials}"
                                f"&seed={run.seed}&run=1&also={','.join(run.finance_models[1:])})")

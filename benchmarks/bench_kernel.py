@@ -6,7 +6,9 @@ on one CPU runs on any other. This measures what that costs: the same source
 is compiled twice into a temporary directory, with setup.py's flags and with
 ``-march=native`` added, and the two are timed alternately on the same
 inputs (the benchmark scenario's participant pass for ``--trials`` trials,
-and a whole ``simulate`` run), best of ``--repeat``; the numpy reference pass
+and a whole ``simulate`` run in this process), best of ``--repeat``, in CPU
+seconds of this process (less disturbed than wall time by other work on a
+shared machine: everything timed runs in one thread); the numpy reference pass
 (sibsim/kernel_ref.py, what runs where no compiler was available) is timed
 on the pass too. Results are checked identical bit for bit.
 
@@ -84,23 +86,23 @@ def pass_inputs(trials: int) -> dict:
 
 
 def time_pass(inputs: dict, so: Path | None) -> tuple[float, dict]:
-    """Seconds for one call of the pass (``so``: a compiled build; None: the numpy reference) and its outputs."""
+    """CPU seconds for one call of the pass (``so``: a compiled build; None: the numpy reference) and its outputs."""
     out = {k: np.zeros_like(inputs[k]) for k in ("amt", "cnt", "ach", "ach_start", "eng_starts")}
     args = {**inputs, **out}
     if so is None:
         os.environ["SIBSIM_KERNEL"] = "numpy"
     else:
         os.environ["SIBSIM_KERNEL"], os.environ["SIBSIM_KERNEL_SO"] = "c", str(so)
-    t = time.perf_counter()
+    t = time.process_time()
     kernel.participant_pass(**args)
-    return time.perf_counter() - t, out
+    return time.process_time() - t, out
 
 
 def time_run(so: Path, trials: int) -> float:
     os.environ["SIBSIM_KERNEL"], os.environ["SIBSIM_KERNEL_SO"] = "c", str(so)
-    t = time.perf_counter()
+    t = time.process_time()
     sibsim.simulate(SCENARIO, trials=trials, seed=1, workers=1)
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
            "identical": True, "load_average": [load0, load1]}
     print(f"participant pass, benchmark scenario, {args.trials:,} trials (best of {args.repeat}; "
           f"-march=native is {res['native_arch']} here; load average {load0:.1f} -> {load1:.1f})")
-    print(f"  baseline {' '.join(base_flags):14s} pass {best['baseline']:7.3f} s   whole run {run_best['baseline']:7.3f} s")
+    print(f"  baseline {' '.join(base_flags):14s} pass {best['baseline']:7.3f} s   whole run {run_best['baseline']:7.3f} s  (CPU)")
     print(f"  -march=native           pass {best['native']:7.3f} s   whole run {run_best['native']:7.3f} s")
     print(f"  numpy reference         pass {best['numpy']:7.3f} s")
     print(f"  baseline / native:      pass {res['pass_baseline_over_native']:.2f}x   whole run "

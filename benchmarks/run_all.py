@@ -1,6 +1,6 @@
 """sibsim benchmarks (README, Benchmarks): every figure a ratio of two timings taken in the same run.
 
-Run with ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick] [--repeats 3]``).
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick] [--repeats 3] [--only delivery,sweep]``).
 
 The two sides of each ratio are interleaved (A, B, A, B, ...), so a change in
 the machine's load falls on both; each figure reports the ratio of the
@@ -192,7 +192,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sensitivity design, no 1,000,000-trial memory run")
     ap.add_argument("--repeats", type=int, default=3, help="timings of each side of each ratio (default 3)")
+    ap.add_argument("--only", metavar="GROUPS", default="run,startup,delivery,sweep,sobol,memory",
+                    help="comma-separated groups to run (default all: run,startup,delivery,sweep,sobol,memory)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     rep = args.repeats
     workers = os.cpu_count() or 1
     subprocess.run([*SIBSIM, "run", BENCH, "--trials", "2000", "--quiet"], check=True, cwd=ROOT)  # warm disk caches
@@ -201,24 +204,59 @@ def main() -> None:
           f"(1-minute load average {os.getloadavg()[0]:.1f})")
     floor = Floor(workers)
     tmp = tempfile.mkdtemp()
-    for n in (10_000, 100_000):
+    for n in (10_000, 100_000) if "run" in only else ():
         res[f"run_{n}"] = paired(f"run {n:,} trials / floor", lambda n=n: floor(n),
                                  lambda n=n: wall([*SIBSIM, "run", BENCH, "--trials", str(n), "--quiet",
                                                    "--json", f"{tmp}/out.json"]),
                                  rep, note="(target <= 1.5x)" if n == 100_000 else "")
     numpy_import = [sys.executable, "-c", "import numpy"]
+    if "startup" in only:
+        res.update(startup(numpy_import, rep))
+    if "delivery" in only:
+        res.update(delivery(rep))
+    if "sweep" in only:
+        res.update(sweeps(tmp, rep))
+    if "sobol" in only:
+        samples = "8" if args.quick else "64"
+        sobol = [*SIBSIM, "sensitivity", BENCH, "--method", "sobol", "--samples", samples, "--trials", "1000",
+                 "--output", "investor_net_gain", "-q"]
+        res["sobol_2_processes"] = paired(f"sobol {samples} samples: 1 / 2 proc",
+                                          lambda: wall([*sobol, "--workers", "1"]),
+                                          lambda: wall([*sobol, "--workers", "2"]), 1 if not args.quick else rep,
+                                          speedup=True, note="(target >= 1.7x)")
+    if not args.quick and "memory" in only:
+        mb, secs = peak_memory_mb(1_000_000)
+        res["peak_memory_1m"] = {"peak_rss_mb": mb, "seconds": secs}
+        print(f"  1,000,000 trials: peak resident memory {mb:,.0f} MB (target < 1,024 MB), {secs:.1f} s")
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(res, indent=2) + "\n")
+    print(f"written {out / 'benchmark.json'}")
+
+
+def startup(numpy_import: list[str], rep: int) -> dict:
+    res = {}
     res["help"] = paired("--help / import numpy", lambda: wall(numpy_import), lambda: wall([*SIBSIM, "--help"]),
                          rep, note="(target <= 1.5x)")
     res["run_1_trial"] = paired("run 1 trial / import numpy", lambda: wall(numpy_import),
                                 lambda: wall([*SIBSIM, "run", BENCH, "--trials", "1", "--quiet"]), rep,
                                 note="(target <= 3x)")
+    return res
+
+
+def delivery(rep: int) -> dict:
+    res = {}
     res["delivery_per_trial"] = paired(
         "delivery / benchmark", lambda: wall([*SIBSIM, "run", BENCH, "--trials", "10000", "--quiet"]),
         lambda: wall([*SIBSIM, "run", DELIVERY, "--trials", "10000", "--quiet"]), rep,
         note="(10,000 trials each, whole process; target <= 5x)")
     res["delivery_engine_per_trial"] = engine_ratio(rep)
     res["simpy_over_fast"] = simpy_ratio(1)
+    return res
 
+
+def sweeps(tmp: str, rep: int) -> dict:
+    res = {}
     sweep = [*SIBSIM, "sweep", BENCH, "--grid", "price.job_entry=2000:5000:20", "--trials", "2000", "-q",
              "--out", f"{tmp}/sweep.csv"]
 
@@ -230,20 +268,7 @@ def main() -> None:
     res["dask_local_over_processes"] = paired("sweep: dask local / 2 proc", sweep_on("--workers", "2"),
                                               sweep_on("--scheduler", "local"), rep,
                                               note="(cluster start included; target <= 1.3x)")
-    samples = "8" if args.quick else "64"
-    sobol = [*SIBSIM, "sensitivity", BENCH, "--method", "sobol", "--samples", samples, "--trials", "1000",
-             "--output", "investor_net_gain", "-q"]
-    res["sobol_2_processes"] = paired(f"sobol {samples} samples: 1 / 2 proc", lambda: wall([*sobol, "--workers", "1"]),
-                                      lambda: wall([*sobol, "--workers", "2"]), 1 if not args.quick else rep,
-                                      speedup=True, note="(target >= 1.7x)")
-    if not args.quick:
-        mb, secs = peak_memory_mb(1_000_000)
-        res["peak_memory_1m"] = {"peak_rss_mb": mb, "seconds": secs}
-        print(f"  1,000,000 trials: peak resident memory {mb:,.0f} MB (target < 1,024 MB), {secs:.1f} s")
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(f"written {out / 'benchmark.json'}")
+    return res
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 from .errors import ScenarioError, SibsimError, UsageError
 
-__all__ = ["Run", "Scenario", "ScenarioError", "SibsimError", "UsageError", "__version__", "load", "loads", "simulate", "voi"]
+__all__ = ["Run", "Scenario", "ScenarioError", "SibsimError", "UsageError", "__version__", "load", "loads", "reforecast", "simulate", "voi"]
 
 # Start-up (issue 15): nothing heavy at import. The scenario model (pydantic), the
 # distributions (scipy.special) and the engine load on first use, so ``sibsim --help``
@@ -25,6 +25,7 @@ _LAZY = {
     "Scenario": ("spec", "Scenario"), "load": ("spec", "load"), "loads": ("spec", "loads"),
     "simulate": ("engine", "simulate"), "Run": ("run", "Run"),
     "voi": ("valueinfo", "voi"),  # value of information (docs/voi.md)
+    "reforecast": ("reforecasting", "reforecast"),  # a running contract re-forecast (docs/monitoring.md)
 }
 
 

@@ -380,6 +380,9 @@ class Beta(_Prior):
                 raise ValueError(
                     f"sd must be below sqrt(mean*(1-mean)) = {math.sqrt(m * (1 - m)):.4g} for a beta; got {s}"
                 )
+            if not s * s > 0 or m * (1 - m) / (s * s) > MAX_ABS:  # the shapes a + b = mean(1-mean)/sd^2 - 1
+                raise ValueError(f"sd is too small for a beta (its shape would exceed {MAX_ABS:g}); use a fixed "
+                                 f"value or sd >= {math.sqrt(m * (1 - m) / MAX_ABS):.2g}; got {s}")
         return self
 
     @property

@@ -28,9 +28,10 @@ from .procs import bound_workers, cores, stop_pool_processes, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
+from .outputs import check_run_outputs as check_outputs
 from .measure import add_measured
 from .payments import rate_card
-from .run import PATH_TRIALS, Run, versions
+from .run import PATH_TRIALS, ModelResult, Run, versions
 from .termination import contract_end, stop
 from .spec import Scenario, load
 
@@ -80,17 +81,22 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     ind.update(measured[1])
     m.update(stopped[0])
     ind.update(stopped[1])
-    fm, find, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay,
-                                **({} if end is None else {"end_period": end}))
-    m.update(fm)
-    ind.update(find)
+    per_model, vfm, cf = fin.evaluate(sc, params, costs=costs, payments=pay.treated, models=finance, outcomes=pay,
+                                      **({} if end is None else {"end_period": end}))
+    ind.update(vfm)
     m.update(extra)
+    check_outputs(sc, shared=(m, ind), models=per_model, layer="simulate")
     off = a - b0 * draw.BLOCK
     sl = slice(off, off + (b - a))
+
+    def cut(d, dtype=None):
+        return {k: np.ascontiguousarray(v[sl], dtype=dtype) for k, v in d.items()}
+
     out = {
-        "metrics": {k: np.ascontiguousarray(v[sl], dtype=float) for k, v in m.items()},
-        "indicators": {k: np.ascontiguousarray(v[sl]) for k, v in ind.items()},
-        "params": {k: np.ascontiguousarray(v[sl]) for k, v in params.items()},
+        "metrics": cut(m, float),
+        "indicators": cut(ind),
+        "params": cut(params),
+        "models": {name: {"metrics": cut(mm, float), "indicators": cut(mi)} for name, (mm, mi) in per_model.items()},
         "paths": {},
     }
     if a < PATH_TRIALS:
@@ -183,16 +189,22 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
 
         bar = tqdm(total=trials, unit="trial", delay=2, leave=False)
     out: dict[str, dict[str, np.ndarray]] = {}
+    models: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     paths: dict[str, list[np.ndarray]] = {}
 
     def collect(part: dict, a: int, b: int) -> None:
         """Copy a chunk's results into run-sized arrays (allocated once: memory stays near one copy)."""
-        for group in ("metrics", "indicators", "params"):
-            dest = out.setdefault(group, {})
-            for k, v in part[group].items():
+        def into(dest, d):
+            for k, v in d.items():
                 if k not in dest:
                     dest[k] = np.empty(trials, dtype=v.dtype)
                 dest[k][a:b] = v
+
+        for group in ("metrics", "indicators", "params"):
+            into(out.setdefault(group, {}), part[group])
+        for name, res in part["models"].items():
+            for group in ("metrics", "indicators"):
+                into(models.setdefault(name, {}).setdefault(group, {}), res[group])
         for k, v in part["paths"].items():
             paths.setdefault(k, []).append(v)
         if bar:
@@ -228,7 +240,9 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
         ex.shutdown(wait=True)
     if bar:
         bar.close()
-    return Run(scenario=sc, seed=seed, trials=trials, metrics=out["metrics"], indicators=out["indicators"],
+    own = models[sc.finance.model]
+    return Run(scenario=sc, seed=seed, trials=trials, metrics={**out["metrics"], **own["metrics"]},
+               indicators={**out.get("indicators", {}), **own["indicators"]},
                params=out.get("params", {}), paths={k: np.concatenate(v) for k, v in paths.items()},
                engine_seconds=time.perf_counter() - t0, versions=versions(),
-               finance_models=(sc.finance.model, *(m for m in dict.fromkeys(finance) if m != sc.finance.model)))
+               models={name: ModelResult(name, r["metrics"], r["indicators"]) for name, r in models.items()})

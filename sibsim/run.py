@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from .metrics import SUMMARY_STATS, probability, summarise
+from .outputs import FORMAT, column, is_model_output
 from .spec import Scenario
 
 PATH_TRIALS = 2_000  # trials whose per-period cash flows are kept for fan charts
@@ -35,13 +36,46 @@ def _frozen(d: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class ModelResult:
+    """One finance model's per-trial results (see :meth:`Run.model`): plain names, declared in :mod:`sibsim.outputs`.
+
+    An output the model does not have (investor IRR under fee for service) is absent, not zero.
+    """
+
+    name: str
+    metrics: Mapping[str, np.ndarray]
+    indicators: Mapping[str, np.ndarray]
+
+    def __post_init__(self):
+        object.__setattr__(self, "metrics", _frozen(self.metrics))
+        object.__setattr__(self, "indicators", _frozen(self.indicators))
+
+    @property
+    def has_investors(self) -> bool:
+        return "investor_net_gain" in self.metrics
+
+    @functools.cached_property
+    def _summaries(self) -> dict[str, dict[str, float]]:
+        return {k: summarise(v) for k, v in self.metrics.items()}
+
+    def metric_summaries(self) -> dict[str, dict[str, float]]:
+        return {k: dict(v) for k, v in self._summaries.items()}
+
+    def probabilities(self) -> dict[str, dict[str, float]]:
+        return {k: probability(v) for k, v in self.indicators.items()}
+
+
+@dataclass(frozen=True)
 class Run:
     """The result of ``simulate``.
 
-    metrics: name -> (trials,) float64 per-trial metric
-    indicators: name -> (trials,) bool; their means are the run's probabilities
+    metrics: name -> (trials,) float64 per-trial metric: the outputs shared by
+        every finance model plus the scenario's own model's
+    indicators: name -> (trials,) bool, likewise; their means are the run's probabilities
+    models: finance model -> :class:`ModelResult` of that model's own outputs
+        (the scenario's own first); :meth:`model` adds the shared ones
     params: parameter name -> (trials,) drawn value
-    paths: party -> (min(trials, 2000), periods) float64 net cash per period
+    paths: party -> (min(trials, 2000), periods) float64 net cash per period (own model)
     """
 
     scenario: Scenario
@@ -54,36 +88,51 @@ class Run:
     engine_seconds: float = 0.0
     versions: Mapping[str, str] = field(default_factory=dict)
     finance_models: tuple[str, ...] = ()
+    models: Mapping[str, ModelResult] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("metrics", "indicators", "params", "paths"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
-
-        if not self.finance_models:
-            object.__setattr__(self, "finance_models", (self.scenario.finance.model,))
+        own = self.scenario.finance.model
+        models = dict(self.models)
+        if own not in models:  # built without per-model results: the declaration says which are the model's
+            models[own] = ModelResult(own, {k: v for k, v in self.metrics.items() if is_model_output(k)},
+                                      {k: v for k, v in self.indicators.items() if is_model_output(k)})
+        models = {own: models.pop(own), **models}
+        object.__setattr__(self, "models", MappingProxyType(models))
+        object.__setattr__(self, "finance_models", tuple(models))
 
     def __repr__(self) -> str:
         return f"Run({self.scenario.name!r}, trials={self.trials}, seed={self.seed})"
 
-    def model(self, name: str) -> "ModelResult":
+    @property
+    def shared_metrics(self) -> Mapping[str, np.ndarray]:
+        """Per-trial metrics that do not depend on the finance model (participants, outcomes, payments owed)."""
+        own = self.models[self.finance_models[0]].metrics
+        return MappingProxyType({k: v for k, v in self.metrics.items() if k not in own})
+
+    @property
+    def shared_indicators(self) -> Mapping[str, np.ndarray]:
+        own = self.models[self.finance_models[0]].indicators
+        return MappingProxyType({k: v for k, v in self.indicators.items() if k not in own})
+
+    def model(self, name: str) -> ModelResult:
         """One finance model's results on this run's draws: shared outputs plus that model's own, plain names.
 
         ``run.model("pbr").metrics["commissioner_cost"]`` is the (trials,) public cost under direct
         payment by results. ``name`` must be one of :attr:`finance_models` (the scenario's own first).
         """
-        if name not in self.finance_models:
+        if name not in self.models:
             raise KeyError(f"finance model {name!r} was not run; this run has {', '.join(self.finance_models)}")
-        own = name == self.finance_models[0]
-        others = tuple(m + "." for m in self.finance_models[1:])
+        if name == self.finance_models[0]:
+            return self._own
+        r = self.models[name]
+        return ModelResult(name, {**self.shared_metrics, **r.metrics}, {**self.shared_indicators, **r.indicators})
 
-        def pick(d):
-            base = {k: v for k, v in d.items() if not k.startswith(others)}
-            if not own:
-                base.update({k[len(name) + 1:]: v for k, v in d.items() if k.startswith(name + ".")})
-            return MappingProxyType(base)
-
-        return ModelResult(name=name, metrics=pick(self.metrics), indicators=pick(self.indicators))
+    @functools.cached_property
+    def _own(self) -> ModelResult:
+        return ModelResult(self.finance_models[0], self.metrics, self.indicators)
 
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, float]]:
@@ -101,18 +150,33 @@ class Run:
 
         return pd.DataFrame.from_dict(self.metric_summaries(), orient="index", columns=list(SUMMARY_STATS))
 
-    def to_frame(self):
-        """pandas DataFrame of per-trial metrics, indicators and parameter draws (``param.<name>``)."""
-        import pandas as pd
-
+    def per_trial(self) -> dict[str, np.ndarray]:
+        """Every per-trial output in one flat mapping: shared and own model under plain names, other models'
+        under ``<model>:<name>`` (:func:`sibsim.outputs.column`); what the evidence base stores."""
         cols = dict(self.metrics)
         cols.update(self.indicators)
+        for name in self.finance_models[1:]:
+            r = self.models[name]
+            cols.update({column(name, k): v for d in (r.metrics, r.indicators) for k, v in d.items()})
+        return cols
+
+    def to_frame(self):
+        """pandas DataFrame of :meth:`per_trial` and the parameter draws (``param.<name>``)."""
+        import pandas as pd
+
+        cols = self.per_trial()
         cols.update({f"param.{k}": v for k, v in self.params.items()})
         return pd.DataFrame(cols, index=pd.RangeIndex(self.trials, name="trial"))
 
     def to_dict(self) -> dict:
-        """The run's JSON record (README, Command line): scenario, seed, trials, versions, metrics, probabilities, timing."""
+        """The run's JSON record (format 2; README, Command line).
+
+        scenario, seed, trials, versions, ``metrics`` and ``probabilities`` (shared
+        outputs and the scenario's own model's), timing, ``finance_models`` and
+        ``models``: ``{name: {"metrics", "probabilities"}}`` of each model's own outputs.
+        """
         return {
+            "format": FORMAT,
             "scenario": {
                 "name": self.scenario.name,
                 "hash": self.scenario.content_hash,
@@ -121,8 +185,12 @@ class Run:
             "seed": self.seed,
             "trials": self.trials,
             "versions": dict(self.versions),
+            "finance_models": list(self.finance_models),
             "metrics": self.metric_summaries(),
             "probabilities": self.probabilities(),
+            "models": {name: {"metrics": {k: dict(self._summaries[k]) if name == self.finance_models[0]
+                                          else summarise(v) for k, v in r.metrics.items()},
+                              "probabilities": r.probabilities()} for name, r in self.models.items()},
             "timing": {"engine_seconds": self.engine_seconds},
         }
 
@@ -132,21 +200,6 @@ class Run:
         if path is not None:
             Path(path).write_text(text + "\n")
         return text
-
-
-@dataclass(frozen=True)
-class ModelResult:
-    """One finance model's per-trial results (see :meth:`Run.model`)."""
-
-    name: str
-    metrics: Mapping[str, np.ndarray]
-    indicators: Mapping[str, np.ndarray]
-
-    def metric_summaries(self) -> dict[str, dict[str, float]]:
-        return {k: summarise(v) for k, v in self.metrics.items()}
-
-    def probabilities(self) -> dict[str, dict[str, float]]:
-        return {k: probability(v) for k, v in self.indicators.items()}
 
 
 def _nan_to_none(x):

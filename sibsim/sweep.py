@@ -24,7 +24,6 @@ every indicator ``<name>_p`` and ``<name>_se``.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import math
@@ -92,19 +91,13 @@ def apply_point(sc: Scenario, point: Mapping[str, float]) -> Scenario:
     return out
 
 
-@functools.lru_cache(maxsize=32)
-def _output_names(canonical: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from .engine import simulate
-    from .spec import loads
-
-    run = simulate(loads(canonical), trials=1, seed=0, workers=1)
-    return tuple(run.metrics), tuple(run.indicators)
-
-
 def output_names(sc: Scenario) -> tuple[list[str], list[str]]:
-    """(metric names, indicator names) a run of ``sc`` reports (from a one-trial run)."""
-    m, i = _output_names(sc.canonical_json())
-    return list(m), list(i)
+    """(metric names, indicator names) a run of ``sc`` reports, from the declaration (:mod:`sibsim.outputs`)."""
+    from .outputs import expected
+
+    (sm, si), per = expected(sc)
+    m, i = per[sc.finance.model]
+    return sorted(sm | m), sorted(si | i)
 
 
 def check_output(sc: Scenario, output: str, stat: str = "mean", *, option: str = "--output") -> None:

@@ -13,6 +13,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import sibsim  # noqa: E402
+from sibsim import outputs  # noqa: E402
 
 # seconds per script run: a guard against a hung script, not a speed test (a busy shared machine can take
 # many times the idle time; runs here are small). Speed is measured in benchmarks/.
@@ -197,7 +198,10 @@ def test_run_shows_headline_figures_distributions_and_downloads(app):
     assert len(app.image) == 3  # IRR histogram, payments histogram, fan charts
     assert [b.label for b in app.download_button] == ["Run record (JSON)", "Per-trial results (CSV)",
                                                       "Figures (PNG)", "Workbook (Excel)", "Report (PDF)"]
-    assert "Outcome payments" in app.dataframe[0].value.index
+    summary = app.dataframe[0].value
+    assert "Outcome payments owed (rate card)" in summary.index.get_level_values("output")
+    assert summary.index.get_level_values("party")[0] == "Commissioner (public sector)"  # grouped by party
+    assert not summary.apply(lambda c: c.astype(str).str.contains(r"\de[+-]\d")).any().any()  # no 1e+06
     assert app.session_state["run"].trials == TRIALS
     assert app.number_input(key="trials").value == TRIALS
 
@@ -224,6 +228,8 @@ def test_compare_two_runs(app):
     run(app)
     app.button(key="add_compare").click().run()
     go(app, "compare")
+    parties = app.table[0].value
+    assert parties.shape[1] == 2 and ("Investors", "P(investor loss)") in parties.index
     table = app.dataframe[0].value
     assert len(table) == 2 and "P(investor loss)" in table.columns
     loss = [float(v.rstrip("%")) for v in table["P(investor loss)"]]
@@ -244,16 +250,26 @@ def test_finance_models_on_the_same_draws(app):
         pytest.skip("only one finance model in this version")
     go(app, "compare")
     app.multiselect(key="cmp_models").set_value(models[:2]).run()
-    table = ok(app).dataframe[0].value
+    parties = ok(app).table[0].value
+    assert [c.rsplit(" · ", 1)[-1] for c in parties.columns] == models[:2]
+    assert app.selectbox(key="cmp_metric").value == "public_cost"  # defined for every model shown
+    diff = app.table[1].value  # the second model against the first, paired (same draws)
+    assert "±" in diff.loc["Public cost (all outcome payers)"].iloc[0] and "independent" not in diff.to_string()
+    table = app.dataframe[0].value
     assert len(table) == 2 and all(models[i] in table.index[i] for i in range(2))
-    # on the Run page the other models are evaluated alongside, and their insolvency risk is shown
+    # on the Run page the other models are evaluated alongside, in a table by party
     go(app, "run")
     app.number_input(key="trials").set_value(TRIALS)
-    app.multiselect(key="also").set_value([m for m in models if m != "sib"][:1])
+    app.multiselect(key="also").set_value([m for m in models if m != "sib"])
     ok(app.button(key="go").click().run())
-    other = [m for m in models if m != "sib"][0]
-    assert f"Provider insolvency risk ({other})" in {m.label for m in app.metric}
-    assert any(other in str(i) for i in app.dataframe[0].value.index)
+    parties = app.table[0].value
+    assert list(parties.columns) == models
+    run_ = app.session_state["run"]
+    row = parties.loc[("Commissioner (public sector)", "Commissioner cost, mean")]
+    assert list(row) == [outputs.fmt(run_.model(m).metrics["commissioner_cost"].mean(), "currency", symbol="£")
+                         for m in models]
+    irr = parties.loc[("Investors", "P(investor loss)")]
+    assert [v == "no investor" for v in irr] == [m != "sib" for m in models]
 
 
 # ---------------------------------------------------------------- evidence page
@@ -280,7 +296,7 @@ def test_save_find_tag_and_rerun_in_the_evidence_base(app):
     app.multiselect(key="ev_tags").set_value([]).run()
     assert ok(app).dataframe[0].value["tags"].iloc[0] == "baseline, reviewed"
     app.button(key="ev_rerun").click().run()
-    assert "the same numbers as stored" in texts(ok(app).success)
+    assert "identical to the stored run" in texts(ok(app).success)
     assert app.download_button[-1].label == "Per-trial results (CSV)"
 
 

@@ -172,7 +172,7 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
     nav(page, "Compare")
     page.get_by_text("Comparing 2 runs").wait_for()
     assert "With guarantee" in page.get_by_text("Comparing 2 runs").inner_text()
-    page.get_by_text("Risk and return").wait_for()
+    page.get_by_text("Investors' risk and return").wait_for()
     settle(page)
     assert page.get_by_test_id("stMain").get_by_role("img").count() >= 2
     # two finance models of the current scenario, on the same draws
@@ -190,7 +190,41 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
     page.get_by_text(f"#{rid} With guarantee").first.wait_for()
     assert page.get_by_label("Tags", exact=True).input_value() == "browser, guarantee"
     page.get_by_role("button", name="Rerun").click()
-    page.get_by_text("the same numbers as stored").wait_for()
+    page.get_by_text("identical to the stored run").wait_for()
+
+
+def test_finance_models_by_party_on_the_run_page(server, page, repo_root):
+    """Life Chances Fund under all four models: each model's commissioner cost, and "no investor" where none."""
+    open_app(page, server)
+    page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario").click()
+    page.get_by_role("option", name="life_chances_fund", exact=True).click()
+    sc = sibsim.load(repo_root / "scenarios" / "life_chances_fund.yaml")
+    page.get_by_text(f"{sc.name} is valid").wait_for()
+    settle(page)
+    nav(page, "Run")
+    also = page.get_by_test_id("stMultiSelect").filter(has_text="Also evaluate")
+    for m in ("pbr", "fee", "hybrid"):
+        also.click()
+        page.get_by_role("option", name=m, exact=True).click()
+        page.keyboard.press("Escape")
+        settle(page)
+    run_now(page, trials=TRIALS_QUICK)
+    page.get_by_text("Finance models on the same draws, by party").wait_for()
+    table = page.get_by_test_id("stTable").first
+    header = [c.inner_text().strip() for c in table.locator("thead th").all()]
+    assert header[-4:] == ["sib", "pbr", "fee", "hybrid"]
+    row = table.locator("tbody tr").filter(has_text="Commissioner cost, mean")
+    cells = [c.inner_text().strip() for c in row.locator("td").all()][-4:]
+    from sibsim import outputs
+
+    ref = sibsim.simulate(sc, trials=TRIALS_QUICK, seed=1, finance=("pbr", "fee", "hybrid"))
+    assert cells == [outputs.fmt(ref.model(m).metrics["commissioner_cost"].mean(), "currency", symbol="£")
+                     for m in ("sib", "pbr", "fee", "hybrid")]
+    assert len(set(cells)) == 4
+    loss = table.locator("tbody tr").filter(has_text="P(investor loss)")
+    assert [c.inner_text().strip() for c in loss.locator("td").all()][-3:] == ["no investor"] * 3
+    page.get_by_text("Glossary").click()
+    page.get_by_text("multiple of money invested").wait_for()
 
 
 def test_a_link_reopens_the_same_run_in_a_fresh_page(server, page, browser):

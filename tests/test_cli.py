@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -94,12 +95,20 @@ def test_run_prints_the_summary_table(default_run):
     assert lines[0].startswith(f"Benchmark employment SIB: {TRIALS} trials, seed 7")
     assert "(amounts in GBP)" in lines[0]
     header = lines[1].split()
-    assert header[:2] == ["metric", "mean"] and {"P5", "P50", "P95", "undefined"} <= set(header)
+    assert header[:2] == ["output", "mean"] and {"P5", "P50", "P95", "undefined", "name"} <= set(header)
     assert set(lines[2]) == {"-"}
+    from sibsim import outputs
+
     for m in ["outcome_payments", "counterfactual_payments", "delivery_cost", "investor_net_gain",
               "investor_moic", "investor_irr", *(f"additional_outcomes.{o}" for o in OUTCOMES)]:
-        assert any(line.split()[:1] == [m] for line in lines), m
-    assert any(line.startswith("P(investor_loss) = ") for line in lines)
+        row = [line for line in lines if line.split()[-1:] == [m]]
+        assert len(row) == 1 and row[0].strip().startswith(outputs.label(m)), m  # readable label, name last
+    irr = next(line for line in lines if line.endswith(" investor_irr"))
+    assert re.search(r"-?\d+\.\d%", irr)  # a rate per year as a percentage
+    assert not re.search(r"\de[+-]\d", out)  # no scientific notation
+    headings = [line for line in lines if line and line == line.upper() and line[0].isalpha()]
+    assert headings[:4] == ["COMMISSIONER (PUBLIC SECTOR)", "PROVIDER", "INVESTORS", "PARTICIPANTS AND OUTCOMES"]
+    assert any(re.match(r"P\(investor loss\) = \d+\.\d% ± \d+\.\d%  \[investor_loss\]", line) for line in lines)
 
 
 def test_run_json_has_every_field_of_benchmark_md(default_run):

@@ -171,33 +171,34 @@ def test_dwp_round_2_rate_card_and_what_its_evaluation_found():
 # --- Life Chances Fund -------------------------------------------------------------------------------
 
 def test_lcf_fund_pays_20_percent_of_every_payment_under_every_model(lcf):
-    m = lcf.metrics
+    m = lcf.per_trial()
     # SIB: refunds of excess go back to both payers pro rata, so the 20 / 80 split holds period by period
     np.testing.assert_allclose(lcf.paths["outcome_fund"], 0.25 * lcf.paths["commissioner"], atol=1e-6)
     np.testing.assert_allclose(m["outcome_fund_cost"], 0.2 * (m["outcome_fund_cost"] + m["commissioner_cost"]))
-    np.testing.assert_allclose(m["pbr.outcome_fund_cost"], 0.2 * m["outcome_payments"], rtol=1e-12)
-    np.testing.assert_allclose(m["hybrid.outcome_fund_cost"], 0.2 * 0.7 * m["outcome_payments"], rtol=1e-12)
-    assert np.all(m["fee.outcome_fund_cost"] == 0)
-    for pre in ("", "pbr.", "fee.", "hybrid."):
+    np.testing.assert_allclose(m["pbr:outcome_fund_cost"], 0.2 * m["outcome_payments"], rtol=1e-12)
+    np.testing.assert_allclose(m["hybrid:outcome_fund_cost"], 0.2 * 0.7 * m["outcome_payments"], rtol=1e-12)
+    assert np.all(m["fee:outcome_fund_cost"] == 0)
+    for pre in ("", "pbr:", "fee:", "hybrid:"):
         assert pre + "commissioner_cost" in m and pre + "outcome_fund_cost_pv" in m
 
 
 def test_lcf_small_charity_cannot_carry_direct_payment_by_results(lcf):
-    p = {k: v.mean() for k, v in lcf.indicators.items() if k.endswith("insolvency")}
-    assert p["pbr.insolvency"] > 0.9 and p["fee.insolvency"] == 0
-    assert p["pbr.insolvency"] >= p["hybrid.insolvency"] >= p["insolvency"]
+    p = {k: v.mean() for k, v in lcf.per_trial().items() if k.endswith("insolvency")}
+    assert p["pbr:insolvency"] > 0.9 and p["fee:insolvency"] == 0
+    assert p["pbr:insolvency"] >= p["hybrid:insolvency"] >= p["insolvency"]
     assert p["insolvency"] < 0.05  # the SIB's investors carry the working capital
 
 
 def test_lcf_value_for_money_and_acceptability():
     sc = sibsim.load(ROOT / "scenarios" / "life_chances_fund.yaml")
     params, pay, costs = chunk(sc, seed=4)
-    m, ind, _ = evaluate(sc, params, costs=costs, payments=pay.treated, models=("fee",), outcomes=pay)
-    assert np.isfinite(m["commissioner_npv"]).all() and np.isfinite(m["fee.commissioner_npv"]).all()
-    np.testing.assert_allclose(m["fee.additional_outcomes_counted"], 0.8 * m["additional_outcomes_counted"])
+    per_model, ind, _ = evaluate(sc, params, costs=costs, payments=pay.treated, models=("fee",), outcomes=pay)
+    m = {**per_model["sib"][0], **{f"fee:{k}": v for k, v in per_model["fee"][0].items()}}
+    assert np.isfinite(m["commissioner_npv"]).all() and np.isfinite(m["fee:commissioner_npv"]).all()
+    np.testing.assert_allclose(m["fee:additional_outcomes_counted"], 0.8 * m["additional_outcomes_counted"])
     curve = [ind[f"vfm.sib_better_than_fee@{wtp_label(w)}"].mean() for w in sc.appraisal.wtp_grid]
     assert curve == sorted(curve)  # the SIB keeps more of the effect: never worse as willingness to pay rises
-    assert curve[0] == np.mean(m["public_cost_pv"] < m["fee.public_cost_pv"])  # at 0 only cost counts
+    assert curve[0] == np.mean(m["public_cost_pv"] < m["fee:public_cost_pv"])  # at 0 only cost counts
 
 
 def test_every_shipped_contract_runs_every_model():
@@ -226,10 +227,11 @@ def test_every_shipped_contract_runs_every_model():
                 np.testing.assert_allclose(m["public_cost"], expected_public[model], rtol=1e-12, atol=1e-6,
                                            err_msg=f"{name} {model}")
         assert np.all(run.model("fee").metrics["outcome_fund_cost"] == 0), name
-        # investors in the SIB: what they got back (outcome distributions and the guarantor's payment: every
-        # tranche of these contracts is held by investors) less what they put in
+        # investors in the SIB: what they got back (the guarantee included: Rikers) less what they put in
         np.testing.assert_allclose(sib_m["investor_net_gain"], sib_m["investor_distributions"]
                                    + sib_m["guarantee_paid"] - sib_m["investor_drawdowns"], rtol=1e-12, atol=1e-6)
+        np.testing.assert_allclose(sib_m["investor_moic"] - sib_m["investor_moic_ex_guarantee"],
+                                   sib_m["guarantee_paid"] / sib_m["investor_drawdowns"], rtol=1e-9, atol=1e-12)
 
 
 # --- terms that contradict each other are refused ----------------------------------------------------

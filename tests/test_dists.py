@@ -441,6 +441,7 @@ def test_tabulated_beta_inverse_cdf_matches_scipy(a, b):
     ("empirical", {"values": [1.0, float("nan")]}, "finite"),
     ("lognormal", {"mean": 1e-200, "sd": 1.0}, "sd / mean must be at most 1e6"),
     ("beta", {"a": 10**20, "b": 1.0}, "too large"),
+    ("beta", {"mean": 0.5, "sd": 2.2e-311}, "sd is too small for a beta"),
 ])
 def test_priors_refuse_hostile_arguments(kind, args, words):
     from pydantic import TypeAdapter

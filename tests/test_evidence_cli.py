@@ -140,12 +140,16 @@ def test_run_with_set_reruns_identically(capsys, sqlite_db, tmp_path):
 def test_rerun_runs_the_other_finance_models_again(capsys, sqlite_db, tmp_path):
     run_json = tmp_path / "run.json"
     run_id = save(capsys, sqlite_db, "--finance", "pbr,fee", out=run_json)
-    expected = json.loads(run_json.read_text())["metrics"]
-    assert any(m.startswith("pbr.") for m in expected) and any(m.startswith("fee.") for m in expected)
-    code, _, err = cli(capsys, "evidence", "rerun", str(run_id), "--db", sqlite_db, "-q",
-                       "--json", str(tmp_path / "again.json"))
+    expected = json.loads(run_json.read_text())
+    assert expected["finance_models"] == ["sib", "pbr", "fee"] and list(expected["models"]) == ["sib", "pbr", "fee"]
+    with open_store(sqlite_db) as s:
+        assert s.get_run(run_id)["finance_models"] == ["sib", "pbr", "fee"]  # the evidence base records them
+    code, out, err = cli(capsys, "evidence", "rerun", str(run_id), "--db", sqlite_db,
+                         "--json", str(tmp_path / "again.json"))
     assert code == 0, err
-    assert json.loads((tmp_path / "again.json").read_text())["metrics"] == expected
+    assert "3 finance models (sib, pbr, fee" in out
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["metrics"] == expected["metrics"] and again["models"] == expected["models"]
 
 
 def test_rerun_reports_numbers_that_differ(capsys, sqlite_db):
@@ -158,6 +162,24 @@ def test_rerun_reports_numbers_that_differ(capsys, sqlite_db):
     code, out, _ = cli(capsys, "evidence", "rerun", str(run_id), "--db", sqlite_db)
     assert code == 1
     assert f"differs from stored run {run_id} in 1 numbers (outcome_payments)" in out
+
+
+def test_rerun_is_identical_only_when_every_model_is(capsys, sqlite_db):
+    import sibsim
+
+    run = sibsim.simulate(sibsim.load(BENCHMARK), trials=TRIALS, seed=2, finance=("pbr",))
+    record = run.to_dict()
+    record["models"]["pbr"]["metrics"]["provider_min_cash"]["p95"] += 1.0  # one number of another model
+    with open_store(sqlite_db) as s:
+        changed = s.save_run(record, run.per_trial())
+        record = run.to_dict()
+        record["models"].pop("pbr")  # a model the stored run lacks
+        record["finance_models"] = ["sib"]
+        fewer = s.save_run(record, {})
+    code, out, _ = cli(capsys, "evidence", "rerun", str(changed), "--db", sqlite_db)
+    assert code == 1 and "in 1 numbers (pbr:provider_min_cash)" in out
+    code, out, _ = cli(capsys, "evidence", "rerun", str(fewer), "--db", sqlite_db)
+    assert code == 0  # it reruns the models it had: sib only
 
 
 def test_save_prints_the_id_and_where(capsys, sqlite_db):
@@ -188,6 +210,7 @@ def test_compare_prints_both_runs_and_differences(capsys, db):
     assert code == 0, err
     assert f"A = run {a}: Benchmark employment SIB" in out and f"B = run {b}: Benchmark employment SIB" in out
     assert "B - A" in out and "outcome_payments" in out and "investor_loss" in out
+    assert "inputs that differ (1):" in out and "parameters.job_entry_uplift" in out
 
     code, out, _ = cli(capsys, "evidence", "compare", str(a), str(b), "--db", db, "--json")
     got = json.loads(out)
@@ -196,11 +219,15 @@ def test_compare_prints_both_runs_and_differences(capsys, db):
     d = got["metrics"]["outcome_payments"]
     assert (d["a"], d["b"]) == (ma["outcome_payments"]["mean"], mb["outcome_payments"]["mean"])
     assert d["difference"] == pytest.approx(d["b"] - d["a"]) and d["difference"] > 0
-    assert d["se"] == pytest.approx(np.hypot(ma["outcome_payments"]["mcse"], mb["outcome_payments"]["mcse"]))
+    # same seed and trials: paired, and far smaller than treating the runs as independent
+    assert got["paired"] and d["paired"]
+    assert d["se"] < np.hypot(ma["outcome_payments"]["mcse"], mb["outcome_payments"]["mcse"])
     assert (got["a"]["id"], got["b"]["id"]) == (a, b)
 
     code, out, _ = cli(capsys, "evidence", "compare", str(a), str(a), "--db", db, "--json")
-    assert all(v["difference"] == 0 for v in json.loads(out)["metrics"].values() if v["a"] == v["a"])
+    got = json.loads(out)
+    assert got["inputs"] == []
+    assert all(v["difference"] == 0 and v["se"] == 0 for v in got["metrics"].values() if v["a"] == v["a"])
 
 
 def test_export_csv_and_parquet(capsys, sqlite_db, tmp_path):

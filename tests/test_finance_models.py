@@ -211,31 +211,31 @@ def bench_all():
 
 
 def test_fee_for_service_costs_exactly_cost_times_one_plus_margin(bench_all):
-    m = bench_all.metrics
-    np.testing.assert_allclose(m["fee.commissioner_cost"], m["delivery_cost"] * 1.07, rtol=1e-12)
-    assert np.all(m["fee.outcome_fund_cost"] == 0)
-    np.testing.assert_allclose(m["fee.provider_surplus"], m["delivery_cost"] * 0.07, rtol=1e-12)
-    assert not bench_all.indicators["fee.insolvency"].any()
+    m = bench_all.per_trial()
+    np.testing.assert_allclose(m["fee:commissioner_cost"], m["delivery_cost"] * 1.07, rtol=1e-12)
+    assert np.all(m["fee:outcome_fund_cost"] == 0)
+    np.testing.assert_allclose(m["fee:provider_surplus"], m["delivery_cost"] * 0.07, rtol=1e-12)
+    assert not m["fee:insolvency"].any()
 
 
 def test_the_outcomes_fund_pays_its_share_of_outcome_payments_under_every_model(bench_all):
-    m = bench_all.metrics
+    m = bench_all.per_trial()
     pay = m["outcome_payments"]
     np.testing.assert_allclose(m["outcome_fund_cost"], 0.2 * pay, rtol=1e-12)
     np.testing.assert_allclose(m["commissioner_cost"], 0.8 * pay, rtol=1e-12)
-    np.testing.assert_allclose(m["pbr.outcome_fund_cost"], 0.2 * pay, rtol=1e-12)
-    np.testing.assert_allclose(m["hybrid.outcome_fund_cost"], 0.2 * 0.7 * pay, rtol=1e-12)
-    np.testing.assert_allclose(m["hybrid.commissioner_cost"],
+    np.testing.assert_allclose(m["pbr:outcome_fund_cost"], 0.2 * pay, rtol=1e-12)
+    np.testing.assert_allclose(m["hybrid:outcome_fund_cost"], 0.2 * 0.7 * pay, rtol=1e-12)
+    np.testing.assert_allclose(m["hybrid:commissioner_cost"],
                                0.3 * 1.07 * m["delivery_cost"] + 0.8 * 0.7 * pay, rtol=1e-12)
 
 
 def test_sib_and_pbr_move_the_same_working_capital(bench_all):
-    m = bench_all.metrics
-    np.testing.assert_allclose(-m["pbr.provider_min_cash"], m["investor_peak_capital"], rtol=1e-9)
+    m = bench_all.per_trial()
+    np.testing.assert_allclose(-m["pbr:provider_min_cash"], m["investor_peak_capital"], rtol=1e-9)
     # the more of the cost is a fee, the less working capital the provider needs, trial by trial
-    assert np.all(m["pbr.provider_min_cash"] <= m["hybrid.provider_min_cash"])
-    assert np.all(m["hybrid.provider_min_cash"] <= m["fee.provider_min_cash"])
-    assert np.all(m["fee.provider_min_cash"] == 0)
+    assert np.all(m["pbr:provider_min_cash"] <= m["hybrid:provider_min_cash"])
+    assert np.all(m["hybrid:provider_min_cash"] <= m["fee:provider_min_cash"])
+    assert np.all(m["fee:provider_min_cash"] == 0)
 
 
 @pytest.mark.parametrize("h, other", [(0.0, "pbr"), (1.0, "fee")])
@@ -245,13 +245,13 @@ def test_hybrid_at_the_ends_is_pbr_and_fee(h, other):
     d["finance"]["hybrid"] = {"fee_share": h}
     d["finance"]["fee"] = {"margin": 0.05}
     run = sibsim.simulate(scenario(d), trials=300, seed=5, finance=(other,))
-    mine = {k: v for k, v in run.metrics.items() if f"{other}.{k}" in run.metrics}
-    assert "commissioner_cost" in mine and "provider_min_balance" in mine
-    for k, v in mine.items():
-        np.testing.assert_array_equal(v, run.metrics[f"{other}.{k}"], err_msg=k)
-    for k, v in run.indicators.items():
-        if f"{other}.{k}" in run.indicators:
-            np.testing.assert_array_equal(v, run.indicators[f"{other}.{k}"], err_msg=k)
+    mine, theirs = run.model("hybrid"), run.model(other)
+    assert set(mine.metrics) == set(theirs.metrics) and set(mine.indicators) == set(theirs.indicators)
+    assert "commissioner_cost" in mine.metrics and "provider_min_balance" in mine.metrics
+    for k, v in mine.metrics.items():
+        np.testing.assert_array_equal(v, theirs.metrics[k], err_msg=k)
+    for k, v in mine.indicators.items():
+        np.testing.assert_array_equal(v, theirs.indicators[k], err_msg=k)
 
 
 def test_cli_json_reports_every_model_on_common_draws(tmp_path, capsys):
@@ -260,20 +260,27 @@ def test_cli_json_reports_every_model_on_common_draws(tmp_path, capsys):
                  "sib,pbr,fee,hybrid", "--json", str(out), "-q"])
     assert code == 0
     data = json.loads(out.read_text())
-    m = data["metrics"]
-    assert [k for k in m if k.startswith("sib.")] == []  # the own model is reported plain, once
-    for pre in ("", "pbr.", "fee.", "hybrid."):
-        for k in ("commissioner_cost", "commissioner_cost_pv", "outcome_fund_cost", "provider_surplus",
-                  "provider_min_cash", "provider_peak_overdraft", "investor_irr"):
-            assert pre + k in m, pre + k
-        assert pre + "insolvency" in data["probabilities"]
+    assert data["format"] == 2 and data["finance_models"] == ["sib", "pbr", "fee", "hybrid"]
+    assert not [k for k in data["metrics"] if "." in k and k.split(".")[0] in MODELS]  # no prefixes any more
+    models = data["models"]
+    assert list(models) == ["sib", "pbr", "fee", "hybrid"]
+    for name, r in models.items():
+        for k in ("commissioner_cost", "commissioner_cost_pv", "outcome_fund_cost", "public_cost",
+                  "provider_surplus", "provider_min_cash", "provider_peak_overdraft"):
+            assert set(r["metrics"][k]) == {"mean", "std", "mcse", "p5", "p50", "p95", "nan"}, (name, k)
+        assert "insolvency" in r["probabilities"]
+        # investor outputs only where there are investors: absent, not zero
+        assert ("investor_irr" in r["metrics"]) == (name == "sib")
+        assert ("investor_loss" in r["probabilities"]) == (name == "sib")
+        assert "outcome_payments" not in r["metrics"]  # shared outputs are reported once, at the top
     # one set of draws: the models' payer costs are exact functions of the same payments and costs
-    assert m["pbr.commissioner_cost"]["mean"] == pytest.approx(m["outcome_payments"]["mean"], rel=1e-12)
-    assert m["commissioner_cost"]["mean"] == pytest.approx(m["outcome_payments"]["mean"], rel=1e-12)
-    assert m["fee.commissioner_cost"]["mean"] == pytest.approx(m["delivery_cost"]["mean"], rel=1e-12)
-    assert m["hybrid.commissioner_cost"]["mean"] == pytest.approx(
+    m, mean = data["metrics"], (lambda name, k: models[name]["metrics"][k]["mean"])
+    assert mean("sib", "commissioner_cost") == m["commissioner_cost"]["mean"]
+    assert mean("pbr", "commissioner_cost") == pytest.approx(m["outcome_payments"]["mean"], rel=1e-12)
+    assert mean("fee", "commissioner_cost") == pytest.approx(m["delivery_cost"]["mean"], rel=1e-12)
+    assert mean("hybrid", "commissioner_cost") == pytest.approx(
         0.5 * m["delivery_cost"]["mean"] + 0.5 * m["outcome_payments"]["mean"], rel=1e-12)
-    assert m["pbr.provider_min_cash"]["mean"] == pytest.approx(-m["investor_peak_capital"]["mean"], rel=1e-9)
+    assert mean("pbr", "provider_min_cash") == pytest.approx(-m["investor_peak_capital"]["mean"], rel=1e-9)
 
 
 # --- value for money ------------------------------------------------------------------------------
@@ -288,17 +295,18 @@ def test_value_for_money_by_hand():
                       "fee_effect_share": 0.5, "wtp_grid": [0, 5000, 20000]}
     sc = scenario(d)
     params, pay, costs = chunk(sc)
-    m, ind, _ = evaluate(sc, params, costs=costs, payments=pay.treated, models=("fee",), outcomes=pay)
+    per_model, ind, _ = evaluate(sc, params, costs=costs, payments=pay.treated, models=("fee",), outcomes=pay)
+    m = {**per_model["sib"][0], **{f"fee:{k}": v for k, v in per_model["fee"][0].items()}}
     sib_pv = 3500 / 1.1**3 + 5000 / 1.1**5
     value = 10000 * sib_pv / 8500 * 1.1
     fee_pv = 1.2 * 1000 / 1.1
     assert m["public_cost_pv"][0] == pytest.approx(sib_pv)
-    assert m["fee.public_cost_pv"][0] == pytest.approx(fee_pv)
+    assert m["fee:public_cost_pv"][0] == pytest.approx(fee_pv)
     assert m["value_of_additional_outcomes_pv"][0] == pytest.approx(value)
     assert m["commissioner_npv"][0] == pytest.approx(value - sib_pv)
-    assert m["fee.commissioner_npv"][0] == pytest.approx(0.5 * value - fee_pv)
+    assert m["fee:commissioner_npv"][0] == pytest.approx(0.5 * value - fee_pv)
     assert m["cost_per_additional_outcome_pv"][0] == pytest.approx(sib_pv)
-    assert m["fee.cost_per_additional_outcome_pv"][0] == pytest.approx(fee_pv / 0.5)
+    assert m["fee:cost_per_additional_outcome_pv"][0] == pytest.approx(fee_pv / 0.5)
     # SIB better than fee at w when w - sib_pv > w / 2 - fee_pv, i.e. w > 2 (sib_pv - fee_pv) = 9,286.6
     assert [bool(ind[f"vfm.sib_better_than_fee@{w}"][0]) for w in ("0", "5000", "20000")] == [False, False, True]
     assert [bool(ind[f"vfm.sib_better_than_nothing@{w}"][0]) for w in ("0", "5000", "20000")] == [False, False, True]
@@ -440,7 +448,8 @@ def test_scenario_own_model_can_be_any_model():
         d = copy.deepcopy(benchmark_dict())
         d["finance"]["model"] = model
         run = sibsim.simulate(scenario(d), trials=200, seed=2, finance=("sib",))
-        assert "sib.investor_irr" in run.metrics and "commissioner_cost" in run.metrics
+        assert "investor_irr" in run.model("sib").metrics and "commissioner_cost" in run.metrics
+        assert "investor_irr" not in run.metrics  # no investors in the own model: absent, not zero
         assert set(run.paths) >= set(PARTIES)
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sibsim import kernel, kernel_ref
+from sibsim import kernel
 from sibsim.engine import simulate
 
 from helpers import benchmark_dict, scenario

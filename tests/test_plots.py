@@ -60,7 +60,7 @@ def test_hist_overlays_several_runs_on_common_bins(run, run2):
     medians = [line.get_xdata()[0] for line in ax.lines]
     assert medians == pytest.approx([np.median(run.metrics["outcome_payments"]),
                                      np.median(run2.metrics["outcome_payments"])])
-    assert ax.get_xlabel() == "Outcome payments"
+    assert ax.get_xlabel() == "Outcome payments owed (rate card)"  # the declared label
     labels = P.as_runs([run, run])
     assert len(labels) == 2 and list(labels)[1].endswith("#2")
 

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 import sibsim
+from sibsim import outputs
 from sibsim.cli import main
 from sibsim.report import load_run, write_pdf, write_xlsx
 from sibsim.report.excel import SHEETS
@@ -99,7 +100,7 @@ def test_pdf_renders_pages_with_the_headline_figures(lcf_run, tmp_path):
     assert all(p.stat().st_size > 2_000 for p in pages)  # not blank
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], check=True, capture_output=True, text=True).stdout
     assert lcf_run.scenario.name in text
-    assert "Commissioner: Commissioner cost" in text
+    assert f"{outputs.PARTIES['commissioner']}: Commissioner cost" in text  # party heading, as declared
     sib = lcf_run.model("sib").metric_summaries()["commissioner_cost"]
     assert fmt(sib["mean"], "currency", "£") in text
     assert f"--seed 3" in text and lcf_run.scenario.content_hash in text

@@ -62,3 +62,14 @@ def test_written_out_table_ends_equal_scipy():
     from sibsim import dists
 
     assert dists._Z_ENDS == (float(special.ndtri(dists._TAIL)), float(special.ndtri(1 - dists._TAIL)))
+
+
+def test_the_scalar_normal_cdf_used_when_loading_matches_scipy():
+    import numpy as np
+    from scipy import special
+
+    from sibsim.spec.uses import _ndtr
+
+    z = np.linspace(-37.0, 8.0, 4_501)
+    got = np.array([_ndtr(float(x)) for x in z])
+    np.testing.assert_allclose(got, special.ndtr(z), rtol=1e-9, atol=0)

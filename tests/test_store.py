@@ -358,7 +358,7 @@ def test_database_from_a_newer_sibsim_is_refused(db_url):
 def test_migrations_ship_inside_the_package():
     assert (db.MIGRATIONS / "env.py").is_file()
     assert db.MIGRATIONS.is_relative_to(Path(indigo.__file__).parents[1])  # sibsim/
-    assert db.head_revision() == "0002"  # 0002: saved sweeps
+    assert db.head_revision() == "0004"  # 0002: saved sweeps; 0003: finance models of a run; 0004: observation sets
 
 
 # ---------------------------------------------------------------- INDIGO reference tables

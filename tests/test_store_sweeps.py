@@ -345,12 +345,25 @@ def test_upgrade_from_0001_keeps_runs(db_url, record, table):
         assert MigrationContext.configure(conn).get_current_revision() == "0001"
         assert "runs" in inspect(conn).get_table_names() and "sweeps" not in inspect(conn).get_table_names()
     per_trial = {"investor_irr": np.array([np.nan, 0.05, 0.2])}
-    run_id = runs.save_run(engine, _record_0001(), per_trial, tags=["old"], note="before sweeps")
+    rec = _record_0001()
+    with engine.execution_options(sibsim_write=True).begin() as conn:  # the rows as sibsim then wrote them
+        conn.execute(text(
+            "INSERT INTO runs (name, scenario_hash, scenario_json, seed, trials, versions, created, note, metrics, "
+            "probabilities, timing) VALUES ('old', :hash, :json, '11', 3, :versions, :created, 'before sweeps', "
+            ":metrics, :probs, :timing)"),
+            {"hash": rec["scenario"]["hash"], "json": rec["scenario"]["canonical_json"],
+             "versions": json.dumps(rec["versions"]), "created": datetime.now(timezone.utc),
+             "metrics": json.dumps(rec["metrics"]).replace("NaN", '"NaN"'),
+             "probs": json.dumps(rec["probabilities"]), "timing": json.dumps(rec["timing"])})
+        run_id = conn.execute(text("SELECT max(id) FROM runs")).scalar()
+        conn.execute(text("INSERT INTO run_tags (run_id, tag) VALUES (:i, 'old')"), {"i": run_id})
+        conn.execute(text("INSERT INTO run_per_trial (run_id, format, data) VALUES (:i, 'parquet-zstd', :d)"),
+                     {"i": run_id, "d": runs.parquet_bytes(pd.DataFrame(per_trial))})
     engine.dispose()
 
     with open_store(db_url, reference=False) as s:
         with s.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == db.head_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == db.head_revision()
             assert {"sweeps", "sweep_tags", "sweep_results"} <= set(inspect(conn).get_table_names())
         [listed] = s.list_runs()
         assert (listed["id"], listed["tags"], listed["note"]) == (run_id, ["old"], "before sweeps")

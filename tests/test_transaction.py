@@ -34,7 +34,7 @@ def runs(extra: dict, seed: int = 3):
 
 # every output that reads the public sector's cash (and nothing else does)
 PUBLIC = {"commissioner_cost", "commissioner_cost_pv", "public_cost", "public_cost_pv", "commissioner_npv",
-          "cost_per_additional_outcome_pv"}
+          "cost_per_additional_outcome_pv", "public_cost_per_additional_outcome", "deadweight_paid"}
 
 
 @pytest.mark.parametrize("period", [0, 5])
@@ -53,6 +53,8 @@ def test_a_fixed_cost_paid_by_the_commissioner_raises_public_cost_by_exactly_tha
                                    atol=1e-6)
         assert np.all(b.metrics["transaction_costs_commissioner"] == X)
         assert np.all(b.metrics["transaction_costs"] == X)
+        # outcome payments made are the public cost less fees and transaction costs: the same to rounding
+        np.testing.assert_allclose(b.metrics["deadweight_paid"], a.metrics["deadweight_paid"], rtol=1e-12, atol=1e-6)
         for k, v in a.metrics.items():
             if k not in PUBLIC:
                 np.testing.assert_array_equal(b.metrics[k], v, err_msg=f"{name}: {k} changed")

@@ -122,3 +122,20 @@ def test_vectorised_crossings_match_a_plain_loop():
     y = rng.normal(0, 1, (5, 400)) + np.linspace(-1.5, 1.5, 5)[:, None]
     y[:, 0] = [0.0, 1, 2, 3, 4]  # exactly zero at the first size
     np.testing.assert_allclose(crossings(x, y), [plain(x, y[:, j]) for j in range(y.shape[1])], equal_nan=True)
+
+
+def test_cli_size_prints_the_table_and_crossovers(tmp_path, capsys):
+    import json
+
+    from sibsim.cli import main
+
+    out, png = tmp_path / "s.json", tmp_path / "s.png"
+    assert main(["size", str(ROOT / "scenarios" / "life_chances_fund_costs.yaml"), "--trials", "200",
+                 "--factors", "0.5,1,2", "--json", str(out), "--png", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "SIB overtakes pbr" in text and "SIB overtakes fee" in text and "best for commissioner" in text
+    d = json.loads(out.read_text())
+    assert [r["participants"] for r in d["table"]] == [150, 300, 600] and png.stat().st_size > 1000
+    assert [c["other"] for c in d["crossovers"]] == ["pbr", "fee"]
+    assert main(["size", str(ROOT / "scenarios" / "life_chances_fund.yaml"), "--factors", "1,x"]) == 2
+    assert main(["size", str(ROOT / "scenarios" / "life_chances_fund.yaml"), "--finance", "pbr,fee"]) == 2

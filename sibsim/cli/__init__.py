@@ -21,6 +21,7 @@ import sys
 from ..errors import SibsimError, Terminated
 
 COMMANDS = ["run", "sweep", "evidence", "report", "readiness", "portfolio", "voi"]  # modules in sibsim.cli, in help order
+COMMANDS += ["monitor"]  # observe, reforecast (issue 11)
 
 
 class ArgumentParser(argparse.ArgumentParser):

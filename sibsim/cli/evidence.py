@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UsageError
-from .run import KEY_METRICS, _fmt
-
-RATIOS = ("deadweight_share", "investor_moic", "investor_irr")
+from .run import key_metrics, summary_text
 
 
 # ---------------------------------------------------------------- helpers
@@ -50,29 +48,10 @@ def _store(args, *, create: bool = False, reference: bool = True, write: bool = 
         store.close()
 
 
-def _is_money(metric: str) -> bool:
-    """Amounts print as whole numbers; counts, shares and ratios with three significant figures."""
-    if metric.startswith(("outcomes.", "counterfactual_outcomes.", "additional_outcomes.", "delivery.")):
-        return False
-    return metric.rsplit(".", 1)[-1] not in (*RATIOS, "participants", "engaged")
-
-
-def _key_metrics(metrics: dict) -> list[str]:
-    names = [m for m in KEY_METRICS if m in metrics]
-    return names + [m for m in metrics if m.startswith("additional_outcomes.")]
-
-
 def _table(rows: list[tuple[str, ...]], right: set[int] | None = None) -> str:
-    """Rows of text as columns with a rule under the header.
+    from ..views import format_table
 
-    ``right``: the columns to right-align (default: all but the first).
-    """
-    right = set(range(1, len(rows[0]))) if right is None else right
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-             for r in rows]
-    lines.insert(1, "-" * max(len(x) for x in lines))
-    return "\n".join(lines)
+    return format_table(rows, right=right)
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -87,16 +66,15 @@ def _safe(text) -> str:
     return printable(str(text))
 
 
-def format_summary(metrics: dict, probabilities: dict, *, names: list[str] | None = None) -> str:
-    """The summary table of ``sibsim run`` from a run record's ``metrics`` and ``probabilities``."""
-    names = _key_metrics(metrics) if names is None else names
-    rows = [("metric", "mean", "± mcse", "P5", "P50", "P95", "undefined")]
-    for m in names:
-        x, money = metrics[m], _is_money(m)
-        rows.append((m, *(_fmt(x[k], money) for k in ("mean", "mcse", "p5", "p50", "p95")), str(x["nan"])))
-    lines = [_table(rows), ""]
-    lines += [f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}" for k, v in probabilities.items()]
-    return "\n".join(lines)
+def format_summary(rec: dict, *, every: bool = False) -> str:
+    """A run record's summary (as ``sibsim run`` prints it) and, with several finance models, its party table."""
+    from ..views import party_text, record_results
+
+    names = list(rec["metrics"]) if every else None
+    text = summary_text(rec["metrics"], rec["probabilities"], names=names)
+    if len(rec.get("models") or {}) > 1:
+        text += "\n\nFinance models on the same draws, by party\n" + party_text(record_results(rec))
+    return text
 
 
 def _json_safe(x):
@@ -112,15 +90,6 @@ def _json_safe(x):
 
 def _print_json(obj) -> None:
     print(json.dumps(_json_safe(obj), indent=2))
-
-
-def _same(a, b) -> bool:
-    """Exact equality of nested records, NaN equal to NaN."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
 
 
 def _check_out(opt: str, out: str) -> Path:
@@ -170,7 +139,7 @@ def save_run(run, args) -> int:
     """``sibsim run ... --save``: store the run and its per-trial metrics; print the new id."""
     try:
         with _store(args, create=True) as store:
-            run_id = store.save_run(run.to_dict(), dict(run.metrics), tags=args.tag or [], note=args.note or "")
+            run_id = store.save_run(run.to_dict(), run.per_trial(), tags=args.tag or [], note=args.note or "")
             where = store.url
     except UsageError as e:
         raise UsageError(f"run not saved: {e}") from None
@@ -202,28 +171,27 @@ def cmd_show(args) -> int:
     if args.json:
         _print_json({"id": rec["id"], "name": rec["name"], "scenario": rec["scenario"], "seed": rec["seed"],
                      "trials": rec["trials"], "versions": rec["versions"], "created": rec["created"].isoformat(),
-                     "tags": rec["tags"], "note": rec["note"], "metrics": rec["metrics"],
-                     "probabilities": rec["probabilities"], "timing": rec["timing"]})
+                     "tags": rec["tags"], "note": rec["note"], "format": rec["format"],
+                     "finance_models": rec["finance_models"], "metrics": rec["metrics"],
+                     "probabilities": rec["probabilities"], "models": rec["models"], "timing": rec["timing"]})
         return 0
     print(_provenance(rec))
     print()
-    print(format_summary(rec["metrics"], rec["probabilities"], names=list(rec["metrics"]) if args.all else None))
+    print(format_summary(rec, every=args.all))
     return 0
 
 
 def rerun(rec: dict, *, progress: bool = False):
-    """Regenerate a stored run from its canonical JSON, seed and trials (and the
-    finance models whose prefixed metrics it holds). Returns the new Run."""
+    """Regenerate a stored run from its canonical JSON, seed and trials, with every finance model it had.
+    Returns the new Run."""
     import sibsim
     from .. import spec
-    from ..finance import MODELS
 
     sc = spec.validate(json.loads(rec["scenario"]["canonical_json"]), source=f"run {rec['id']}")
     if sc.content_hash != rec["scenario_hash"]:
         print(f"sibsim: warning: run {rec['id']}'s scenario now hashes to {sc.content_hash}, not "
               f"{rec['scenario_hash']}; the scenario format has changed since it was saved", file=sys.stderr)
-    finance = list(dict.fromkeys(m.split(".", 1)[0] for m in rec["metrics"]
-                                 if "." in m and m.split(".", 1)[0] in MODELS))
+    finance = list(rec.get("finance_models") or [])[1:]
     return sibsim.simulate(sc, trials=int(rec["trials"]), seed=int(rec["seed"]), finance=finance, progress=progress)
 
 
@@ -238,14 +206,13 @@ def cmd_rerun(args) -> int:
     write_outputs([item for item in (("json", args.json, lambda p: p.write_text(run.to_json() + "\n")),
                                      ("csv", args.csv, lambda p: run.to_frame().to_csv(p, index=True)))
                    if item[0] in outs])
-    differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
-              if not _same(rec["metrics"].get(m), new["metrics"].get(m))]
-    differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
-               if not _same(rec["probabilities"].get(k), new["probabilities"].get(k))]
+    from ..store.runs import differences
+
+    differ = differences(rec, new)
     if not args.quiet:
         print(f"{rec['name']}: rerun of run {rec['id']}, {run.trials:,} trials, seed {run.seed}, "
               f"{run.engine_seconds:.2f} s")
-        print(format_summary(new["metrics"], new["probabilities"]))
+        print(format_summary(new))
         print()
     if differ:
         then = ", ".join(f"{k} {v}" for k, v in rec["versions"].items())
@@ -254,46 +221,124 @@ def cmd_rerun(args) -> int:
               f"{', ...' if len(differ) > 5 else ''}); saved with {then}, rerun with {now}")
         return 1
     if not args.quiet:
+        n = sum(len(r["metrics"]) + len(r["probabilities"]) for r in new["models"].values())
         print(f"identical to stored run {rec['id']}: {len(new['metrics'])} metrics, "
-              f"{len(new['probabilities'])} probabilities")
+              f"{len(new['probabilities'])} probabilities, {len(new['models'])} finance model"
+              f"{'s' * (len(new['models']) != 1)} "
+              f"({', '.join(new['models'])}; {n} model outputs)")
     return 0
 
 
-def _difference(a: dict | None, b: dict | None, key: str, err: str) -> dict:
+def _columns(rec: dict) -> tuple[dict, dict]:
+    """A record's (metric summaries, probabilities) under per-trial column names (other models: ``pbr:name``)."""
+    from ..outputs import column
+
+    metrics, probs = dict(rec["metrics"]), dict(rec["probabilities"])
+    for model in (rec.get("finance_models") or [])[1:]:
+        r = rec["models"][model]
+        metrics.update({column(model, k): v for k, v in r["metrics"].items()})
+        probs.update({column(model, k): v for k, v in r["probabilities"].items()})
+    return metrics, probs
+
+
+def _difference(a: dict | None, b: dict | None, key: str, err: str, xa=None, xb=None) -> dict:
+    """B - A of one output: paired (per-trial differences) when both runs' trials are given, else independent."""
+    from ..views import paired_difference
+
     va = a[key] if a else math.nan
     vb = b[key] if b else math.nan
-    se = math.sqrt(a[err] ** 2 + b[err] ** 2) if a and b else math.nan
-    return {"a": va, "b": vb, "difference": vb - va, "se": se}
+    va, vb = (math.nan if v is None else v for v in (va, vb))
+    if xa is not None and xb is not None:
+        d = paired_difference(xa, xb)
+        return {"a": va, "b": vb, "difference": d["difference"], "se": d["se"], "paired": True}
+    se = math.sqrt(a[err] ** 2 + b[err] ** 2) if a and b and a[err] is not None and b[err] is not None else math.nan
+    return {"a": va, "b": vb, "difference": vb - va, "se": se, "paired": False}
+
+
+def input_differences(a: dict, b: dict) -> list[tuple[str, object, object]]:
+    """``[(field path, value in A, value in B)]`` where two scenarios' inputs differ (canonical JSON)."""
+    def walk(x, y, path):
+        if isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
+            for k in x:
+                yield from walk(x.get(k), y.get(k), f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (u, v) in enumerate(zip(x, y)):
+                yield from walk(u, v, f"{path}[{i}]")
+        elif x != y:
+            yield path, x, y
+
+    return list(walk(json.loads(a["scenario"]["canonical_json"]), json.loads(b["scenario"]["canonical_json"]), ""))
+
+
+def _show(v) -> str:
+    text = json.dumps(v, separators=(", ", ": ")) if not isinstance(v, str) else v
+    return _short(text, 60) if v is not None else "(none)"
 
 
 def cmd_compare(args) -> int:
+    from .. import outputs
+
     with _store(args) as store:
         a, b = store.get_run(args.a), store.get_run(args.b)
-    names = list(dict.fromkeys(list(a["metrics"]) + list(b["metrics"]))) if args.all else \
-        list(dict.fromkeys(_key_metrics(a["metrics"]) + _key_metrics(b["metrics"])))
-    metrics = {m: _difference(a["metrics"].get(m), b["metrics"].get(m), "mean", "mcse") for m in names}
-    probs = {k: _difference(a["probabilities"].get(k), b["probabilities"].get(k), "p", "se")
-             for k in dict.fromkeys(list(a["probabilities"]) + list(b["probabilities"]))}
+        paired = a["seed"] == b["seed"] and a["trials"] == b["trials"]
+        ta, tb = (store.get_per_trial(a["id"]), store.get_per_trial(b["id"])) if paired else (None, None)
+    (ma, pa), (mb, pb) = _columns(a), _columns(b)
+    if args.all:
+        names = list(dict.fromkeys([*ma, *mb]))
+    else:
+        names = list(dict.fromkeys(key_metrics(ma) + key_metrics(mb)))
+        for model in dict.fromkeys([*(a["finance_models"] or [])[1:], *(b["finance_models"] or [])[1:]]):
+            names += [outputs.column(model, k) for k in ("commissioner_cost", "public_cost", "provider_surplus",
+                                                         "provider_min_cash")
+                      if outputs.column(model, k) in ma or outputs.column(model, k) in mb]
+
+    def per_trial(t, k):
+        return None if t is None or k not in t.columns else t[k].to_numpy(dtype=float)
+
+    metrics = {m: _difference(ma.get(m), mb.get(m), "mean", "mcse", per_trial(ta, m), per_trial(tb, m))
+               for m in names}
+    probs = {k: _difference(pa.get(k), pb.get(k), "p", "se", per_trial(ta, k), per_trial(tb, k))
+             for k in dict.fromkeys([*pa, *pb]) if args.all or outputs.curve_point(k) is None}
+    inputs = input_differences(a, b)
     if args.json:
-        _print_json({"a": _listing(a), "b": _listing(b), "metrics": metrics, "probabilities": probs})
+        _print_json({"a": _listing(a), "b": _listing(b), "paired": paired,
+                     "inputs": [{"field": f, "a": x, "b": y} for f, x, y in inputs],
+                     "metrics": metrics, "probabilities": probs})
         return 0
     for label, r in (("A", a), ("B", b)):
         print(f"{label} = run {r['id']}: {r['name']} ({r['scenario_hash']}, seed {r['seed']}, {r['trials']:,} trials)")
-    if a["scenario_hash"] == b["scenario_hash"] and a["seed"] == b["seed"] and a["trials"] == b["trials"]:
-        print("same scenario, seed and trials: the differences should be zero")
+    if not inputs:
+        print("the scenarios' inputs are identical" + (": with the same seed and trials the differences are zero"
+                                                        if paired else ""))
+    else:
+        print(f"inputs that differ ({len(inputs)}):")
+        for f, x, y in inputs:
+            print(f"  {f}: A {_show(x)}, B {_show(y)}")
     print()
-    rows = [("metric (mean)", "A", "B", "B - A", "± se")]
-    for m, d in metrics.items():
-        money = _is_money(m)
-        rows.append((m, _fmt(d["a"], money), _fmt(d["b"], money), _fmt(d["difference"], money), _fmt(d["se"], money)))
-    print(_table(rows))
+
+    def label(col):
+        model, name = outputs.split_column(col)
+        return outputs.label(name) + (f" [{model}]" if model else "")
+
+    def fmt(col, v):
+        return outputs.fmt_output(outputs.split_column(col)[1], v)
+
+    rows = [("output (mean)", "A", "B", "B - A", "± se", "name")]
+    rows += [(label(m), fmt(m, d["a"]), fmt(m, d["b"]), fmt(m, d["difference"]), fmt(m, d["se"]), m)
+             for m, d in metrics.items()]
+    print(_table(rows, right={1, 2, 3, 4}))
     print()
-    rows = [("probability", "A", "B", "B - A", "± se")]
-    rows += [(k, *(f"{d[c]:.3f}" if d[c] == d[c] else "-" for c in ("a", "b", "difference", "se")))
+    rows = [("probability", "A", "B", "B - A", "± se", "name")]
+    rows += [(outputs.probability_label(outputs.split_column(k)[1]) + (f" [{outputs.split_column(k)[0]}]"
+                                                                        if outputs.split_column(k)[0] else ""),
+              *(outputs.fmt(d[c], "probability") for c in ("a", "b", "difference", "se")), k)
              for k, d in probs.items()]
-    print(_table(rows))
-    print("\n± se: Monte Carlo standard error of the difference, treating the runs as independent "
-          "(conservative when they share a seed)")
+    print(_table(rows, right={1, 2, 3, 4}))
+    if paired:
+        print("\n± se: standard error of the paired difference, from the runs' per-trial results (same seed and "
+              "trials: common random numbers)")
+    else:
+        print("\n± se: Monte Carlo standard error of the difference of independent runs (different seeds or trials)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``sibsim readiness``: can a provider of a given size carry the contract under each finance model?"""
+"""``sibsim readiness`` (can a provider of a given size carry the contract?) and ``sibsim size`` (contract size)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,58 @@ def cmd_readiness(args) -> int:
     return 0
 
 
+def cmd_size(args) -> int:
+    from ..scale import crossover, size_sweep, table
+
+    try:
+        factors = [float(x) for x in args.factors.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--factors expects numbers separated by commas; got {args.factors!r}") from None
+    if not factors or any(not f > 0 for f in factors):
+        raise UsageError(f"--factors must be numbers > 0; got {args.factors!r}")
+    if args.trials < 2:
+        raise UsageError(f"--trials must be at least 2; got {args.trials}")
+    models = tuple(m.strip() for m in args.finance.split(",") if m.strip())
+    if "sib" not in models:
+        raise UsageError(f"--finance must include sib (the crossovers are the SIB's); got {args.finance!r}")
+    sc = load_scenario(args)
+    sw = size_sweep(sc, sorted(factors), trials=args.trials, seed=args.seed, models=models)
+    cross = [crossover(sw, m) for m in models if m != "sib"]
+    t = table(sw)
+    rows = [("participants", *(f"{m} value" for m in models), *(f"P(sib > {m})" for m in models if m != "sib"),
+             "best for commissioner", "best for provider")]
+    for _, r in t.iterrows():
+        rows.append((f"{r['participants']:,.0f}", *(_money(r[f"{m}_vfm"]) for m in models),
+                     *(_pct(r[f"p_sib_better_than_{m}"]) for m in models if m != "sib"),
+                     r["best_for_commissioner"], r["best_for_provider"]))
+    w = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w[i]) for i, c in enumerate(row)) for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    what = "commissioner NPV" if sw.metric == "commissioner_npv" else "minus public cost (PV)"
+    print(f"{sc.name}: value for money ({what}, mean) by contract size, {args.trials:,} trials, seed {args.seed}")
+    print("\n".join(lines))
+    for c in cross:
+        where = ("not within the sizes swept" if c["participants"] != c["participants"] else
+                 f"{c['participants']:,.0f} participants (90% Monte Carlo interval {c['p5']:,.0f} to {c['p95']:,.0f})")
+        print(f"SIB overtakes {c['other']}: {where}; per trial P5-P95 {c['trial_p5']:,.0f} to {c['trial_p95']:,.0f}, "
+              f"never within range in {_pct(c['trial_share_no_crossing'])} of trials")
+    if args.png:
+        from ..plots.readiness import size_curves
+
+        size_curves(sw, cross).savefig(args.png, dpi=110)
+    if args.json:
+        write_json(args.json, {"table": t.to_dict(orient="records"), "crossovers": cross})
+    return 0
+
+
 def register(sub) -> None:
+    z = sub.add_parser("size", help="value for money by contract size: where a SIB overtakes the alternatives")
+    add_scenario_args(z, trials_default=2_000)
+    z.add_argument("--factors", default="0.25,0.5,1,2,4", help="cohort size multipliers (default 0.25,0.5,1,2,4)")
+    z.add_argument("--finance", default="sib,pbr,fee", metavar="MODELS", help="models (default sib,pbr,fee)")
+    z.add_argument("--png", metavar="OUT", help="write the figure")
+    z.add_argument("--json", metavar="OUT", help="write the table and crossovers as JSON")
+    z.set_defaults(func=cmd_size)
     p = sub.add_parser("readiness", help="reserves, working capital and turnover at risk for the provider, by finance model")
     add_scenario_args(p)
     p.add_argument("--provider-reserves", type=float, metavar="AMOUNT",

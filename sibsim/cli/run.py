@@ -8,11 +8,19 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-KEY_METRICS = [
+KEY_METRICS = [  # which outputs the summary shows (labels, units and parties: sibsim.outputs)
     "outcome_payments", "counterfactual_payments", "deadweight_share", "cost_per_additional_outcome",
-    "delivery_cost", "investor_net_gain", "investor_moic", "investor_irr", "commissioner_cost_pv",
-    "provider_min_cash", "provider_min_balance", "commissioner_npv",
+    "delivery_cost", "commissioner_cost", "public_cost", "public_cost_per_additional_outcome", "deadweight_paid",
+    "commissioner_cost_pv", "commissioner_npv", "provider_surplus", "provider_min_cash", "provider_min_balance",
+    "investor_net_gain", "investor_moic", "investor_irr",
 ]
+
+
+def key_metrics(names) -> list[str]:
+    """The key outputs among ``names``: the list above, additional outcomes and delivery figures."""
+    names = list(names)
+    keep = [m for m in KEY_METRICS if m in names] + [m for m in names if m.startswith("additional_outcomes.")]
+    return keep + [m for m in names if m.startswith("delivery.") and m != "delivery.events"]
 
 
 def parse_sets(items: list[str] | None) -> dict[str, float]:
@@ -44,36 +52,45 @@ def load_scenario(args):
     return sc.with_params(**sets) if sets else sc
 
 
-def _fmt(v: float, money: bool) -> str:
-    if v is None or v != v:
-        return "-"
-    if money:
-        return f"{v:,.0f}"
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+def summary_text(metrics: dict, probabilities: dict, *, names: list[str] | None = None, symbol: str = "") -> str:
+    """Summaries (``{name: {mean, mcse, p5, p50, p95, nan}}``) and probabilities as text, grouped by party.
 
+    Labels, units and parties come from :mod:`sibsim.outputs`; the last column is the output's name
+    (what ``--output``, ``--target`` and the JSON use). Acceptability-curve points are counted, not listed.
+    """
+    from .. import outputs
+    from ..views import format_table
 
-def summary_table(run) -> str:
-    s = run.metric_summaries()
-    names = [m for m in KEY_METRICS if m in s] + [m for m in s if m.startswith("additional_outcomes.")]
-    names += [m for m in s if m.startswith("delivery.") and m not in ("delivery.events", "delivery.fast_path")]
-    rows = [("metric", "mean", "± mcse", "P5", "P50", "P95", "undefined")]
-    for m in names:
-        x = s[m]
-        money = m not in ("deadweight_share", "investor_moic", "investor_irr") and not m.startswith(("additional", "delivery."))
-        rows.append((m, _fmt(x["mean"], money), _fmt(x["mcse"], money), _fmt(x["p5"], money),
-                     _fmt(x["p50"], money), _fmt(x["p95"], money), str(x["nan"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    probs = run.probabilities()
-    lines.append("")
-    curve = [k for k in probs if k.startswith("vfm.") and "@" in k]
-    for k, v in probs.items():
-        if k not in curve:
-            lines.append(f"P({k}) = {v['p']:.3f} ± {v['se']:.3f}")
+    names = key_metrics(metrics) if names is None else names
+    rows = [("output", "mean", "± mcse", "P5", "P50", "P95", "undefined", "name")]
+    for party, group in outputs.by_party(names).items():
+        rows.append((outputs.PARTIES[party].upper(), *[""] * 7))
+        for m in group:
+            x = metrics[m]
+            rows.append(("  " + outputs.label(m), *(outputs.fmt_output(m, x[k], symbol=symbol)
+                                                    for k in ("mean", "mcse", "p5", "p50", "p95")),
+                         f"{x['nan']:,}", m))
+    lines = [format_table(rows, right={1, 2, 3, 4, 5, 6}), ""]
+    curve = [k for k in probabilities if outputs.curve_point(k) is not None]
+    for k, v in sorted(((k, v) for k, v in probabilities.items() if k not in curve),
+                       key=lambda kv: (list(outputs.PARTIES).index(outputs.party(kv[0])), kv[0])):
+        lines.append(f"{outputs.probability_label(k)} = {outputs.fmt(v['p'], 'probability')} "
+                     f"± {outputs.fmt(v['se'], 'probability')}  [{k}]")
     if curve:
         lines.append(f"(and {len(curve)} acceptability-curve probabilities vfm.*@<willingness to pay> in --json)")
     return "\n".join(lines)
+
+
+def summary_table(run) -> str:
+    """The run's own-model summary; with other finance models, their comparison by party and paired differences."""
+    from .. import views
+
+    text = summary_text(run.metric_summaries(), run.probabilities())
+    if len(run.finance_models) > 1:
+        text += ("\n\nFinance models on the same draws, by party (" + run.finance_models[0] + ": the scenario's own)\n"
+                 + views.party_text(views.model_results(run)) + "\n\n" + views.differences_text(run)
+                 + "\n± : standard error of the paired difference (same draws)")
+    return text
 
 
 def cmd_run(args) -> int:
@@ -179,7 +196,7 @@ def register(sub) -> None:
     add_report_args(p)
     p.add_argument("--finance", metavar="MODELS",
                    help="comma-separated finance models to run on the same draws besides the scenario's own, "
-                        "e.g. sib,pbr,fee,hybrid; their metrics are prefixed (pbr.provider_min_cash)")
+                        "e.g. sib,pbr,fee,hybrid; prints a table by party and writes models: {...} in --json")
     p.add_argument("--chunk", type=int, help="trials computed at once (memory; results do not depend on it)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores for large runs)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")

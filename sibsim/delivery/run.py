@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,14 +74,35 @@ class DeliveryResult:
     metrics: dict[str, np.ndarray]
 
 
+_NOTICE_SHOWN = False
+
+
+def fast_available() -> bool:
+    """Whether the compiled delivery pass (``_queue.c``) was built at install."""
+    try:
+        from . import _queue  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def engine_choice(engine: str | None) -> str:
-    """``engine``, or the ``SIBSIM_DELIVERY`` environment variable, or ``fast``; checked."""
+    """``engine``, or the ``SIBSIM_DELIVERY`` environment variable, or ``fast`` (``simpy``, its reference, with a
+    one-line notice, where the compiled pass was not built: same results, slower); checked."""
+    global _NOTICE_SHOWN
     src = f"engine={engine!r}"
     if engine is None:
-        engine = os.environ.get(ENV) or "fast"
+        engine = os.environ.get(ENV) or ("fast" if fast_available() else "simpy")
         src = f"{ENV}={engine!r}"
+        if engine == "simpy" and not os.environ.get(ENV) and not _NOTICE_SHOWN:
+            _NOTICE_SHOWN = True
+            print("sibsim: compiled delivery pass not built (no C compiler at install?); using the SimPy "
+                  "reference model (same results, slower)", file=sys.stderr)
     if engine not in ENGINES:
         raise UsageError(f"delivery engine: {src} is not known; allowed: {', '.join(ENGINES)}")
+    if engine == "fast" and not fast_available():
+        raise UsageError(f"delivery engine: {src} needs the compiled delivery pass, which was not built at install; "
+                         f"use {ENV}=simpy")
     return engine
 
 

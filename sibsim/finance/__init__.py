@@ -6,9 +6,10 @@ payments (one set of draws: common random numbers) to a :class:`CashFlows`
 provider's bank account (:mod:`.provider`) is applied after each, and
 :func:`cash_metrics` turns any model's cash flows into per-trial metrics.
 :func:`evaluate` runs the scenario's own model and any others asked for: the
-own model reports under plain names (``investor_irr``), the others under their
-own prefix (``pbr.provider_min_cash``). Given the run's outcomes it adds value
-for money and the acceptability-curve indicators (:mod:`.appraisal`).
+result of each is a set of per-trial outputs under plain names
+(``investor_irr``), declared in :mod:`sibsim.outputs` (investor outputs only
+for models with investors). Given the run's outcomes and an appraisal it adds
+value for money and the acceptability-curve indicators (:mod:`.appraisal`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cohorts import value
+from ..outputs import has_investors
 from . import appraisal as _vfm
 from .cashflows import PARTIES, CashFlows, discount_factors, present_value
 from .direct import fee, hybrid, pbr
@@ -24,7 +26,7 @@ from .provider import OVERDRAFT_MONTHS, OVERDRAFT_RATE_ANNUAL, RESERVE_MONTHS, m
 from .sib import sib, sib_guarantee
 from .transaction import add_transaction_costs
 
-__all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib"]
+__all__ = ["MODELS", "PARTIES", "CashFlows", "cash_metrics", "evaluate", "fee", "hybrid", "model_flows", "pbr", "sib", "wanted"]
 
 
 def _per_period(rate_annual, periods_per_year: int):
@@ -117,84 +119,126 @@ def _holding(flows: np.ndarray, draws: np.ndarray, ppy: int) -> dict[str, np.nda
                 "irr": annualise(irr(flows), ppy)}
 
 
-def cash_metrics(sc, cf: CashFlows) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-trial metrics of each party's cash under one finance model (the same names for every model).
+def cash_metrics(sc, cf: CashFlows, *, model: str = "sib", additional=None,
+                 deadweight=None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-trial metrics of each party's cash under one finance model (names: :mod:`sibsim.outputs`).
 
-    Investors: drawdowns (net of unspent capital returned), distributions, net
-    gain, multiple of money, annual IRR, peak capital (the most they had in at
-    once, net of what they had been paid); the same per tranche
-    (``investor_senior_irr``). Payers: cost, nominal and present value.
-    Provider: surplus (after overdraft interest), min cash (the deepest its
-    contract cash went, before reserves and interest: the working capital it
-    needed), min balance (reserves included, after interest), peak overdraft.
+    ``cf`` has been through the provider's account (:func:`model_flows`).
+    Investors (only for models with investors, ``outputs.HAS_INVESTORS``):
+    drawdowns (net of unspent capital returned), distributions, net gain,
+    multiple of money, annual IRR, peak capital (the most they had in at once,
+    net of what they had been paid); the same per tranche
+    (``investor_senior_irr``). Payers: cost, nominal and present value; the
+    public cost (commissioner plus outcomes fund) and, given ``additional``
+    ((n,) additional outcomes) and ``deadweight`` ((n,) share of rate-card
+    payments owed for deadweight outcomes), the public cost per additional
+    outcome and the deadweight paid. Provider: surplus (after overdraft
+    interest) and the account's balances (:func:`.provider.provider_account`).
     Indicators: investor_loss, provider_shortfall (min cash below 0),
     insolvency (min balance below minus the overdraft limit).
     """
     T = cf["investor"].shape[1]
     ppy = sc.periods_per_year
     disc = discount_factors(sc.discount_rate_annual, ppy, T)
-    inv = cf["investor"]
-    zero = np.zeros(inv.shape[0])
-    draws = cf.extra.get("investor_drawdowns", np.maximum(-inv, 0).sum(axis=1))
-    m = {f"investor_{k}": v for k, v in _holding(inv, draws, ppy).items()}
-    dist = cf.extra.get("investor_distributions", inv.sum(axis=1) + draws)
-    with np.errstate(divide="ignore", invalid="ignore"):  # outcome payments alone, the guarantee apart
-        m["investor_moic_ex_guarantee"] = np.where(draws > 0, dist / draws, np.nan)
-    m.update({
-        "investor_drawdowns": draws,
-        "investor_distributions": cf.extra.get("investor_distributions", inv.sum(axis=1) + draws),
-        "investor_peak_capital": np.maximum(np.cumsum(-inv, axis=1).max(axis=1), 0.0),
+    public = -(cf["commissioner"] + cf["outcome_fund"])
+    m = {
         "commissioner_cost": 0.0 - cf["commissioner"].sum(axis=1),  # 0.0 - x: no -0.0 in reports
         "commissioner_cost_pv": 0.0 - present_value(cf["commissioner"], disc),
         "outcome_fund_cost": 0.0 - cf["outcome_fund"].sum(axis=1),
         "outcome_fund_cost_pv": 0.0 - present_value(cf["outcome_fund"], disc),
-        "intermediary_income": cf["intermediary"].sum(axis=1),
-        "guarantee_paid": cf.extra.get("guarantee_paid", zero),
+        "public_cost": public.sum(axis=1),
         "provider_surplus": cf["provider"].sum(axis=1),
-        "provider_min_cash": np.minimum(np.cumsum(cf["provider"], axis=1).min(axis=1), 0.0),  # if no account
-    })
+    }
+    if additional is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m["public_cost_per_additional_outcome"] = np.where(additional > 0, m["public_cost"] / additional, np.nan)
+    if deadweight is not None:  # outcome payments made (public cost less fees and transaction costs) x deadweight
+        fees = 0.0 - cf.parts.get("commissioner.fee", np.zeros_like(public)).sum(axis=1)
+        fees = fees + sum(cf.extra.get(f"transaction_costs_{p}", 0.0) for p in ("commissioner", "outcome_fund"))
+        m["deadweight_paid"] = np.maximum(m["public_cost"] - fees, 0.0) * deadweight
     ind = {}
-    for k, v in cf.extra.items():
-        (ind if v.dtype == bool else m)[k] = v
+    investors = has_investors(model)
+    if investors:
+        inv = cf["investor"]
+        draws = cf.extra.get("investor_drawdowns", np.maximum(-inv, 0).sum(axis=1))
+        m.update({f"investor_{k}": v for k, v in _holding(inv, draws, ppy).items()})
+        dist = cf.extra.get("investor_distributions", inv.sum(axis=1) + draws)
+        with np.errstate(divide="ignore", invalid="ignore"):  # outcome payments alone, the guarantee apart
+            m["investor_moic_ex_guarantee"] = np.where(draws > 0, dist / draws, np.nan)
+        m["investor_drawdowns"] = draws
+        m["investor_distributions"] = dist
+        m["investor_peak_capital"] = np.maximum(np.cumsum(-inv, axis=1).max(axis=1), 0.0)
+        m["intermediary_income"] = cf["intermediary"].sum(axis=1)
+        ind["investor_loss"] = m["investor_net_gain"] < 0
+    for k, v in cf.extra.items():  # the model's own (sib: guarantee, tranches) and the provider's account
+        if k.startswith("investor_") and not investors:
+            continue
+        (ind if v.dtype == bool else m).setdefault(k, v)
     for part, flows in cf.parts.items():
         holder, _, name = part.partition(".")
-        if holder in ("investor", "provider"):
+        if holder in ("investor", "provider") and (investors or holder == "provider"):
             pre = f"{holder}_{name}_"
             d = cf.extra[pre + "drawdowns"]
             for k, v in _holding(flows, d, ppy).items():
                 m[pre + k] = v
             ind[pre + "loss"] = m[pre + "net_gain"] < -1e-9 * np.maximum(d, 1.0)
-    ind["investor_loss"] = m["investor_net_gain"] < 0
-    ind["provider_shortfall"] = m["provider_min_cash"] < -0.005  # half a penny: below that is rounding
+    if "provider_min_cash" in m:
+        ind["provider_shortfall"] = m["provider_min_cash"] < -0.005  # half a penny: below that is rounding
     return m, ind
+
+
+def wanted(sc, models=()) -> tuple[list[str], bool]:
+    """(models to report, whether to draw acceptability curves): only what the scenario or caller asks.
+
+    The scenario's own model always; the others named in ``models``. The
+    acceptability indicators (and with them the fee-for-service comparison
+    they need) only when the scenario has an ``appraisal`` section.
+    """
+    own = sc.finance.model
+    return [own] + [m for m in dict.fromkeys(models or ()) if m != own], getattr(sc, "appraisal", None) is not None
 
 
 def evaluate(sc, params, *, costs: np.ndarray, payments: np.ndarray, models=None, outcomes=None, end_period=None):
     """Run the scenario's finance model and ``models`` on the same costs and payments.
 
     ``outcomes`` (the run's :class:`~sibsim.payments.Payments`, or anything
-    with ``outcomes_tr`` and ``outcomes_cf``): adds value-for-money metrics for
-    each model and the ``vfm.*`` acceptability indicators (see
-    :mod:`sibsim.finance.appraisal`). Returns (metrics, indicators, flows):
-    flows are the scenario's own model's CashFlows.
+    with ``outcomes_tr``, ``outcomes_cf`` and ``counterfactual``): adds the
+    public cost per additional outcome and the deadweight paid to each model
+    and, when the scenario has an appraisal, value-for-money metrics and the
+    shared ``vfm.*`` acceptability indicators (see
+    :mod:`sibsim.finance.appraisal`). Returns ``(per_model, shared_indicators,
+    flows)``: ``per_model`` is ``name -> (metrics, indicators)`` under plain
+    names, the scenario's own model first; flows are its CashFlows.
     """
-    own = sc.finance.model
-    names = [own] + [m for m in dict.fromkeys(models or ()) if m != own]
-    flows = {name: model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period) for name in names}
-    metrics, indicators = {}, {}
-    vfm = {}
+    names, appraise = wanted(sc, models)
+    own = names[0]
+    flows = {name: model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+             for name in names}
+    additional = deadweight = None
     if outcomes is not None:
+        sign = np.array([1.0 if o.direction == "increase" else -1.0 for o in sc.outcomes])
+        additional = ((np.asarray(outcomes.outcomes_tr, float) - np.asarray(outcomes.outcomes_cf, float))
+                      * sign).sum(axis=1)
+        if getattr(outcomes, "counterfactual", None) is not None:
+            owed = np.asarray(payments, float).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                deadweight = np.where(owed > 0, np.minimum(outcomes.counterfactual.sum(axis=1) / owed, 1.0), 0.0)
+    shared_ind, vfm = {}, {}
+    if outcomes is not None:  # value-for-money metrics of the reported models (cheap: no other model needed)
         counted, value_pv = _vfm.outcome_benefits(sc, params, outcomes, payments)
-        ours = own if own != "fee" else "sib"
-        for name in dict.fromkeys(names + [ours, "fee"]):
-            if name not in flows:
-                flows[name] = model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+        for name in names:
             vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted, value_pv=value_pv)
-        indicators.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
+        if appraise:  # the acceptability curve compares with fee for service: only when an appraisal asks
+            ours = own if own != "fee" else "sib"
+            for name in (ours, "fee"):
+                if name not in flows:  # needed for the comparison only: not reported
+                    flows[name] = model_flows(name, sc, params, costs=costs, payments=payments, end_period=end_period)
+                    vfm[name] = _vfm.vfm_metrics(sc, params, flows[name], model=name, counted=counted,
+                                                 value_pv=value_pv)
+            shared_ind.update(_vfm.acceptability_indicators(sc, model=ours, ours=vfm[ours], fee=vfm["fee"]))
+    per_model = {}
     for name in names:
-        m, ind = cash_metrics(sc, flows[name])
+        m, ind = cash_metrics(sc, flows[name], model=name, additional=additional, deadweight=deadweight)
         m.update(vfm.get(name, {}))
-        prefix = "" if name == own else f"{name}."
-        metrics.update({prefix + k: v for k, v in m.items()})
-        indicators.update({prefix + k: v for k, v in ind.items()})
-    return metrics, indicators, flows[own]
+        per_model[name] = (m, ind)
+    return per_model, shared_ind, flows[own]

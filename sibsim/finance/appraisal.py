@@ -18,7 +18,8 @@ Per finance model, per trial:
   ``value_per_outcome``, discounted as if they accrued with the timing of the
   trial's outcome payments less the payment lag (an approximation: the engine
   reports outcomes as totals);
-- ``public_cost`` (nominal) and ``public_cost_pv`` (discounted, with optimism bias);
+- ``public_cost_pv`` (discounted, with optimism bias; the nominal ``public_cost``
+  is reported for every model by :func:`sibsim.finance.cash_metrics`);
 - ``commissioner_npv`` = value - public cost, present values;
 - ``cost_per_additional_outcome_pv`` = public_cost_pv / additional outcomes counted.
 
@@ -48,17 +49,13 @@ import numpy as np
 
 from ..cohorts import value
 from ..decision import net_benefit
+from ..outputs import wtp_label
 from ..spec.finance import Appraisal
 from .cashflows import CashFlows, discount_factors, present_value
 
 
 def appraisal_of(sc) -> Appraisal:
     return getattr(sc, "appraisal", None) or Appraisal()
-
-
-def wtp_label(w: float) -> str:
-    """``5000`` for 5000.0, ``2500.5`` for 2500.5: the suffix of the acceptability indicators."""
-    return str(int(w)) if float(w).is_integer() else f"{w:.10g}"
 
 
 def effect_share(sc, params, model: str):
@@ -110,7 +107,6 @@ def vfm_metrics(sc, params, cf: CashFlows, *, model: str, counted: np.ndarray, v
     with np.errstate(invalid="ignore", divide="ignore"):
         out = {
             "additional_outcomes_counted": outcomes,
-            "public_cost": public.sum(axis=1),
             "public_cost_pv": cost_pv,
             "cost_per_additional_outcome_pv": np.where(outcomes > 0, cost_pv / outcomes, np.nan),
         }
@@ -125,7 +121,7 @@ def acceptability_indicators(sc, *, model: str, ours: dict, fee: dict) -> dict[s
     out = {}
     if "commissioner_npv" in ours:
         out[f"vfm.{model}_better_than_fee"] = ours["commissioner_npv"] > fee["commissioner_npv"]
-    for w in appraisal_of(sc).wtp_grid:
+    for w in sorted(appraisal_of(sc).wtp_grid):  # numeric order, whatever order the scenario gives
         nb_ours = net_benefit(w, outcomes=ours["additional_outcomes_counted"], cost_pv=ours["public_cost_pv"])
         nb_fee = net_benefit(w, outcomes=fee["additional_outcomes_counted"], cost_pv=fee["public_cost_pv"])
         lab = wtp_label(w)
@@ -143,11 +139,14 @@ def acceptability(run):
     """
     import pandas as pd
 
+    from ..outputs import match
+
     rows: dict[float, dict[str, float]] = {}
     for name, p in run.probabilities().items():
-        if not name.startswith("vfm.") or "@" not in name:
+        found = match(name)
+        if found is None or "wtp" not in found[1]:  # vfm.<comparison>@<wtp>, as declared
             continue
-        comp, _, w = name[4:].partition("@")
-        row = rows.setdefault(float(w), {"wtp": float(w)})
+        comp, w = name.split(".", 1)[1].rsplit("@", 1)[0], float(found[1]["wtp"])
+        row = rows.setdefault(w, {"wtp": w})
         row[comp], row[f"{comp}_se"] = p["p"], p["se"]
     return pd.DataFrame(sorted(rows.values(), key=lambda r: r["wtp"]))

@@ -8,11 +8,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ..errors import UsageError
-from .runs import COLOURS, METRICS, _format_axis, _metric, as_runs, currency_symbol, metric_label, money
+from .runs import COLOURS, _format_axis, _kind as _declared_kind, _metric, as_runs, currency_symbol, metric_label, money
 
 
 def _kind(metric: str) -> str:
-    return METRICS.get(metric, ("", "number"))[1]
+    return _declared_kind(metric)  # the declared unit's tick format (sibsim.outputs)
 
 
 def s_curve(run_or_runs, metric: str, *, figsize=(6.0, 3.6)) -> Figure:

@@ -9,6 +9,8 @@ pyplot, from the result objects of :mod:`sibsim.readiness`
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -20,6 +22,10 @@ from ..readiness import MODEL_LABELS
 
 def _money_axis(axis, symbol: str) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: money(v, symbol)))
+
+
+def _title(ax, head: str, name: str) -> None:
+    ax.set_title(f"{head}\n{textwrap.shorten(name, 90, placeholder='…')}", fontsize=9)
 
 
 def _symbol(currency: str) -> str:
@@ -46,7 +52,7 @@ def readiness_reserves(r) -> Figure:
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel(f"Amount ({r.currency})")
     _money_axis(ax.yaxis, sym)
-    ax.set_title(f"{r.scenario}: what the provider needs", fontsize=10)
+    _title(ax, "What the provider needs, by finance model", r.scenario)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -68,11 +74,14 @@ def size_curves(sw, crossovers=()) -> Figure:
             ax.axvline(c["participants"], color="grey", ls=":", lw=1)
             ax.annotate(f"SIB overtakes {c['other']}: {c['participants']:,.0f}", (c["participants"], 1.0),
                         xycoords=("data", "axes fraction"), rotation=90, va="top", ha="right", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:,.0f}" for v in x])
+    ax.minorticks_off()
     ax.set_xlabel("Contract size (participants)")
     what = "Commissioner net present value" if sw.metric == "commissioner_npv" else "Minus public cost (present value)"
     ax.set_ylabel(what)
     _money_axis(ax.yaxis, _symbol(sw.currency))
-    ax.set_title(f"{sw.scenario}: value for money by contract size", fontsize=10)
+    _title(ax, "Value for money by contract size", sw.scenario)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -91,7 +100,7 @@ def portfolio_by_year(run) -> Figure:
     ax.set_xlabel("Calendar year")
     ax.set_ylabel(f"Spend ({run.portfolio.currency})")
     _money_axis(ax.yaxis, sym)
-    ax.set_title(f"{run.portfolio.name}: spend by year", fontsize=10)
+    _title(ax, f"Spend by year ({run.portfolio.payer.replace('_', ' ')})", run.portfolio.name)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -111,6 +120,6 @@ def portfolio_total(run) -> Figure:
     ax.set_xlabel(f"Total spend ({run.portfolio.currency})")
     ax.set_ylabel("Trials")
     _money_axis(ax.xaxis, sym)
-    ax.set_title(f"{run.portfolio.name}: total spend", fontsize=10)
+    _title(ax, f"Total spend ({run.portfolio.payer.replace('_', ' ')})", run.portfolio.name)
     fig.tight_layout()
     return fig

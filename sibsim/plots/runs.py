@@ -20,33 +20,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from .. import outputs
 from ..errors import UsageError
 
 COLOURS = ("#1f5f8b", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#666666")
-
-# metric -> (axis label, kind); kind sets the tick format: money, rate, share, ratio, count
-METRICS = {
-    "outcome_payments": ("Outcome payments", "money"),
-    "outcome_payments_pv": ("Outcome payments (present value)", "money"),
-    "counterfactual_payments": ("Payments for deadweight outcomes", "money"),
-    "deadweight_share": ("Share of payments for deadweight", "share"),
-    "cost_per_additional_outcome": ("Cost per additional outcome", "money"),
-    "delivery_cost": ("Delivery cost", "money"),
-    "delivery_cost_pv": ("Delivery cost (present value)", "money"),
-    "investor_drawdowns": ("Investor drawdowns", "money"),
-    "investor_distributions": ("Investor distributions", "money"),
-    "investor_net_gain": ("Investor net gain", "money"),
-    "investor_moic": ("Investor multiple of money", "ratio"),
-    "investor_irr": ("Investor IRR (annual)", "rate"),
-    "commissioner_cost": ("Commissioner cost", "money"),
-    "commissioner_cost_pv": ("Commissioner cost (present value)", "money"),
-    "outcome_fund_cost": ("Outcomes fund cost", "money"),
-    "guarantee_paid": ("Guarantee paid", "money"),
-    "provider_surplus": ("Provider surplus", "money"),
-    "provider_min_cash": ("Provider minimum cash", "money"),
-    "participants": ("Participants", "count"),
-    "engaged": ("Engaged participants", "count"),
-}
 
 PARTIES = {
     "investor": "Investors",
@@ -69,18 +46,17 @@ _PERIOD = {"month": "Month", "quarter": "Quarter", "year": "Year"}
 
 
 def metric_label(metric: str) -> str:
-    if metric in METRICS:
-        return METRICS[metric][0]
-    head, _, tail = metric.partition(".")
-    if tail:
-        return f"{head.replace('_', ' ').capitalize()}: {tail.replace('_', ' ')}"
-    return metric.replace("_", " ").capitalize()
+    """The output's label from its declaration (:func:`sibsim.outputs.label`)."""
+    return outputs.label(metric)
+
+
+_KIND = {"currency": "money", "share": "share", "probability": "share", "rate_per_year": "rate",
+         "multiple": "ratio", "count": "count", "periods": "count"}
 
 
 def _kind(metric: str) -> str:
-    if metric in METRICS:
-        return METRICS[metric][1]
-    return "count" if "outcomes." in metric else "number"
+    """Tick format of an output's axis, from its declared unit."""
+    return _KIND.get(outputs.unit(metric), "number")
 
 
 def currency_symbol(run) -> str:
@@ -286,18 +262,25 @@ def _loss_probability(run) -> tuple[float, float]:
 
 
 def risk_return(runs, *, kind: str = "loss", figsize=(6.0, 4.0)) -> Figure:
-    """Investors' risk against return, one point per run.
+    """Investors' risk against return, one point per run with investors.
 
-    ``kind="loss"``: P(investor loss) against mean investor net gain, with
+    Runs (or finance models) without investors have no such point and are
+    left out, listed in a note (a UsageError if none has investors). ``kind="loss"``: P(investor loss) against mean investor net gain, with
     bars of two standard errors. ``kind="irr"``: P5 against median investor
     IRR. Each point's collection has ``gid`` ``"run:<label>"``.
     """
     if kind not in ("loss", "irr"):
         raise UsageError(f"risk_return: kind must be 'loss' or 'irr'; got {kind!r}")
-    runs = as_runs(runs)
+    given = as_runs(runs)
+    runs = {k: r for k, r in given.items() if "investor_net_gain" in r.metrics}
+    if not runs:
+        raise UsageError(f"risk_return: no run has investors ({', '.join(given)})")
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    symbol = currency_symbol(next(iter(runs.values()))) if runs else "£"
+    symbol = currency_symbol(next(iter(runs.values())))
+    if len(runs) < len(given):
+        ax.text(0.01, 0.01, "no investor: " + ", ".join(k for k in given if k not in runs), fontsize=7,
+                transform=ax.transAxes, va="bottom")
     for i, (label, r) in enumerate(runs.items()):
         colour = COLOURS[i % len(COLOURS)]
         if kind == "loss":
@@ -338,17 +321,15 @@ def acceptability_curves(run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """
     points: dict[str, dict[float, float]] = {}
     for name, ind in run.indicators.items():
-        if name.startswith("vfm.") and "@" in name:
-            comparison, _, w = name[4:].partition("@")
-            try:
-                points.setdefault(comparison, {})[float(w)] = float(np.mean(ind))
-            except ValueError:
-                continue
+        found = outputs.match(name)
+        if found is not None and "wtp" in found[1]:  # vfm.<comparison>@<wtp>, as declared
+            comparison = name.split(".", 1)[1].rsplit("@", 1)[0]
+            points.setdefault(comparison, {})[float(found[1]["wtp"])] = float(np.mean(ind))
     return {c: (np.array(sorted(p)), np.array([p[w] for w in sorted(p)])) for c, p in points.items()}
 
 
 def has_acceptability_data(run) -> bool:
-    return any(k.startswith("vfm.") and "@" in k for k in run.indicators)
+    return bool(acceptability_curves(run))
 
 
 def acceptability(runs, *, figsize=None) -> Figure:

@@ -7,11 +7,11 @@ import math
 import textwrap
 from pathlib import Path
 
+from .. import outputs
 from ..plots import runs as plots
 from .tables import headline_rows, input_rows, provenance
 
-_PARTY = {"commissioner": "Commissioner", "outcome_fund": "Outcomes fund", "investor": "Investors",
-          "provider": "Provider", "intermediary": "Intermediary", "guarantor": "Guarantor"}
+_PARTY = outputs.PARTIES  # party -> heading, as declared
 _SHORT = {"sib": "SIB", "pbr": "Direct PbR", "fee": "Fee for service", "hybrid": "Hybrid"}
 _MODEL = {"sib": "Social impact bond", "pbr": "Direct payment by results", "fee": "Fee for service",
           "hybrid": "Hybrid (part fee, part outcomes)"}

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from .. import outputs
 from ..plots.runs import PARTIES, TOTALS
 from .describe import describe, headline_metrics
 
@@ -31,8 +32,7 @@ def summary_rows(run) -> list[dict]:
     return rows
 
 
-PARTY_ORDER = ("commissioner", "outcome_fund", "investor", "provider", "intermediary", "guarantor", "participants",
-               "outcomes", "delivery", "other")
+PARTY_ORDER = tuple(outputs.PARTIES)
 
 
 def headline_rows(run) -> list[dict]:

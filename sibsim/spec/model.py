@@ -161,7 +161,7 @@ class Outcome(_M):
         if field == "baseline":
             return PROBABILITY if self.kind == "binary" else Use("mean events per participant", 0, None)
         if field == "effect.size" and self.kind == "count" and self.effect.type == "absolute":
-            return Use("an absolute effect on mean events per participant (the treated mean is floored at 0)")
+            return Use("an absolute change in mean events per participant", None, None)  # not a probability
         if field == "effect.size" and self.effect.type == "relative":
             # treated probability baseline * (1 +- size): a reduction beyond 100% (or a fall below 0) is not one
             if self.direction == "reduce":
@@ -204,8 +204,6 @@ def count_problems(sc) -> list[tuple[str, str]]:
         if o.requires in counts:
             probs.append((f"outcomes.{i}.requires", f"'{o.requires}' is a count outcome and cannot be a "
                                                     "prerequisite; prerequisites are binary outcomes"))
-        if o.kind == "count" and isinstance(o.baseline, float) and o.baseline < 0:
-            probs.append((f"outcomes.{i}.baseline", f"mean events per participant must be >= 0; got {o.baseline}"))
     priced = sorted(k for k in sc.rate_card.prices if k in counts)
     if priced and sc.rate_card.cap_per_participant is not None:
         probs.append(("rate_card.cap_per_participant", f"is not applied to count outcomes ({', '.join(priced)} "

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 
-from scipy import special
 
 from .base import Use, iter_uses
 from .limits import TOLERANCE
@@ -39,12 +38,17 @@ def uses_of(sc) -> dict[str, list[tuple[str, Use]]]:
     return out
 
 
+def _ndtr(z: float) -> float:
+    """The standard normal CDF (scalar; math.erfc keeps scipy out of loading a scenario, issue 15)."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
 def _normal_cdf(p, x: float) -> float:
     if p.sd == 0:
         return float(x >= p.mean_)
-    fa = 0.0 if p.low is None else float(special.ndtr((p.low - p.mean_) / p.sd))
-    fb = 1.0 if p.high is None else float(special.ndtr((p.high - p.mean_) / p.sd))
-    fx = float(special.ndtr((x - p.mean_) / p.sd))
+    fa = 0.0 if p.low is None else float(_ndtr((p.low - p.mean_) / p.sd))
+    fb = 1.0 if p.high is None else float(_ndtr((p.high - p.mean_) / p.sd))
+    fx = float(_ndtr((x - p.mean_) / p.sd))
     return min(max((fx - fa) / (fb - fa), 0.0), 1.0) if fb > fa else float(x >= p.mean_)
 
 
@@ -54,7 +58,7 @@ def _lognormal_cdf(p, x: float) -> float:
     mu, s = p._musigma()
     if s == 0:  # sd negligible against the mean: a point mass
         return float(x >= p.mean_)
-    return float(special.ndtr((math.log(x) - mu) / s))
+    return float(_ndtr((math.log(x) - mu) / s))
 
 
 def support(prior) -> tuple[float, float, bool]:

@@ -97,6 +97,10 @@ class Run(Base):
     metrics: Mapped[dict] = mapped_column(JSONText)
     probabilities: Mapped[dict] = mapped_column(JSONText)
     timing: Mapped[dict] = mapped_column(JSONText)
+    # the run record's format (1: other models' metrics under prefixes in ``metrics``; 2: in ``models``)
+    format: Mapped[int] = mapped_column(Integer, server_default="1")
+    finance_models: Mapped[list | None] = mapped_column(JSONText, nullable=True)  # the scenario's own first
+    models: Mapped[dict | None] = mapped_column(JSONText, nullable=True)  # {name: {metrics, probabilities}}
 
     tags: Mapped[list[RunTag]] = relationship(back_populates="run", cascade="all, delete-orphan",
                                               passive_deletes=True, order_by="RunTag.tag")
@@ -190,3 +194,6 @@ REFERENCE_TABLES: dict[str, Table] = {
                 *[Column(col, _SQL_TYPES[kind](), index=(col == "project_id")) for col, kind in cols.items()])
     for name, cols in indigo.COLUMNS.items()
 }
+
+
+from . import observations as _observations  # noqa: E402,F401  (observation sets: their table is part of the schema)

@@ -1,19 +1,24 @@
 """Saved runs: save, list, read, tag, annotate, delete.
 
-A run record has the shape of the engine's ``Run.to_dict()``::
+A run record has the shape of the engine's ``Run.to_dict()`` (format 2)::
 
-    {"scenario": {"name", "hash", "canonical_json"}, "seed", "trials",
-     "versions": {"sibsim", "numpy", "scipy"},
+    {"format": 2, "scenario": {"name", "hash", "canonical_json"}, "seed", "trials",
+     "versions": {"sibsim", "numpy", "scipy"}, "finance_models": [own, ...],
      "metrics": {name: {mean, std, mcse, p5, p50, p95, nan}},
-     "probabilities": {name: {"p", "se"}}, "timing": {"engine_seconds"}}
+     "probabilities": {name: {"p", "se"}}, "timing": {"engine_seconds"},
+     "models": {model: {"metrics": {...}, "probabilities": {...}}}}
 
-and per-trial metrics are ``{metric: array of shape (trials,)}``. A save is one
+and per-trial outputs are ``{name: array of shape (trials,)}`` (``Run.per_trial()``:
+other models' under ``<model>:<name>``). Records saved in format 1 (other
+models under prefixes such as ``pbr.provider_min_cash``) are read back in
+format 2 (:func:`upgrade_record`). A save is one
 transaction: the run row, its tags and its per-trial blob are stored together
 or not at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -22,6 +27,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import outputs
 from ..errors import UsageError
 from .checks import check_save, check_tags, check_text
 from .corrupt import reading
@@ -90,7 +96,51 @@ def _decode_per_trial(fmt: str, data: bytes) -> pd.DataFrame:
         raise UsageError(f"per-trial blob format {fmt!r} is not known to this sibsim; upgrade sibsim")
     df = read_parquet_bytes(data)
     df.index.name = "trial"
-    return df
+
+    def name(col):  # format 1 blobs: pbr.provider_min_cash -> pbr:provider_min_cash
+        model, rest = outputs.split_format1(col)
+        return col if model is None else outputs.column(model, rest)
+
+    return df.rename(columns=name)
+
+
+def _own_model(canonical_json: str) -> str:
+    import json
+
+    try:
+        return (json.loads(canonical_json).get("finance") or {}).get("model") or "sib"
+    except (ValueError, AttributeError):
+        return "sib"
+
+
+def upgrade_record(rec: dict) -> dict:
+    """A run record in format 2, whatever format it was saved in.
+
+    Format 1 kept other models' summaries under prefixes in ``metrics`` and
+    ``probabilities`` and reported every model's investor outputs (zeros
+    where there were no investors): they move to ``models``, and outputs a
+    model does not have are dropped (absent, not zero).
+    """
+    if int(rec.get("format") or 1) >= 2 and rec.get("models") is not None:
+        return rec
+    own = _own_model(rec["scenario"]["canonical_json"])
+    top = {"metrics": {}, "probabilities": {}}
+    models: dict[str, dict] = {own: {"metrics": {}, "probabilities": {}}}
+    for group in ("metrics", "probabilities"):
+        for k, v in (rec.get(group) or {}).items():
+            model, name = outputs.split_format1(k)
+            found = outputs.match(name)
+            if model is None:
+                top[group][k] = v
+                if found is not None and found[0].scope == "model":
+                    model = own
+            if model is not None:
+                if found is not None and not outputs.exists_for(name, model):
+                    if model == own:
+                        top[group].pop(k, None)
+                    continue
+                models.setdefault(model, {"metrics": {}, "probabilities": {}})[group][name] = v
+    return {**rec, **top, "format": 2, "models": models, "finance_models": list(models)}
 
 
 def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: str = "") -> int:
@@ -104,7 +154,9 @@ def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: st
         run = Run(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
                   seed=str(int(record["seed"])), trials=int(record["trials"]), versions=dict(record["versions"]),
                   created=datetime.now(timezone.utc), note=str(note or ""), metrics=record["metrics"],
-                  probabilities=record["probabilities"], timing=record["timing"])
+                  probabilities=record["probabilities"], timing=record["timing"],
+                  format=int(record.get("format", 1)), finance_models=record.get("finance_models"),
+                  models=record.get("models"))
         session.add(run)
         session.flush()
         session.add_all(RunTag(run_id=run.id, tag=t) for t in tags)
@@ -149,8 +201,9 @@ def get_run(engine: Engine, run_id: int) -> dict:
         run = _get(session, run_id, engine)
         out = _summary(run)
         out.update(scenario={"name": run.name, "hash": run.scenario_hash, "canonical_json": run.scenario_json},
-                   versions=run.versions, metrics=run.metrics, probabilities=run.probabilities, timing=run.timing)
-        return out
+                   versions=run.versions, metrics=run.metrics, probabilities=run.probabilities, timing=run.timing,
+                   format=run.format or 1, finance_models=run.finance_models, models=run.models)
+        return upgrade_record(out)
 
     with reading(engine, "runs", run_id):
         return in_transaction(engine, _read, write=False)
@@ -219,3 +272,34 @@ def count_rows(engine: Engine) -> dict[str, int]:
     """Rows in each run table (for checks that nothing was left behind)."""
     return in_transaction(engine, lambda s: {m.__tablename__: s.scalar(select(func.count()).select_from(m))
                                              for m in (Run, RunTag, RunPerTrial)}, write=False)
+
+
+def _same(a, b) -> bool:
+    """Exact equality of nested records, NaN equal to NaN (and to None, as JSON writes it)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    nan_a = a is None or (isinstance(a, float) and math.isnan(a))
+    nan_b = b is None or (isinstance(b, float) and math.isnan(b))
+    if nan_a or nan_b:
+        return nan_a and nan_b
+    return a == b
+
+
+def differences(rec: dict, new: dict) -> list[str]:
+    """Every stored output (shared, each model's, each probability) that ``new`` (a regenerated record) does
+    not reproduce exactly, or that one of them lacks; a model run by one and not the other counts too.
+    Names: ``commissioner_cost``, ``P(insolvency)``, ``pbr:provider_min_cash``, ``model fee``."""
+    differ = [m for m in rec["metrics"].keys() | new["metrics"].keys()
+              if not _same(rec["metrics"].get(m, "absent"), new["metrics"].get(m, "absent"))]
+    differ += [f"P({k})" for k in rec["probabilities"].keys() | new["probabilities"].keys()
+               if not _same(rec["probabilities"].get(k, "absent"), new["probabilities"].get(k, "absent"))]
+    old_models, new_models = rec.get("models") or {}, new.get("models") or {}
+    for model in old_models.keys() | new_models.keys():
+        a, b = old_models.get(model), new_models.get(model)
+        if a is None or b is None:
+            differ.append(f"model {model}")
+            continue
+        for group in ("metrics", "probabilities"):
+            differ += [outputs.column(model, k) for k in a[group].keys() | b[group].keys()
+                       if not _same(a[group].get(k, "absent"), b[group].get(k, "absent"))]
+    return sorted(differ)
