@@ -25,6 +25,7 @@ from . import draw
 from .cohorts import simulate_cohort
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
+from .procs import bound_workers, cores, stop_pool_processes, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
@@ -206,8 +207,8 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     events = sc.delivery is not None and _delivery_engine() == "simpy"  # slow events: smaller chunks, parallel sooner
     chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1, "chunk")
     if workers is None:
-        workers = (os.cpu_count() or 1) if trials >= (2 * DELIVERY_CHUNK if events else PARALLEL_FROM) else 1
-    workers = _check_int("workers", workers, 1)
+        workers = cores() if trials >= (2 * DELIVERY_CHUNK if events else PARALLEL_FROM) else 1
+    workers = bound_workers(_check_int("workers", workers, 1))
     ranges = [(a, min(a + chunk, trials)) for a in range(0, trials, chunk)]
     t0 = time.perf_counter()
     bar = None
@@ -249,8 +250,9 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             for a, b in ranges:
                 collect(simulate_range(sc, seed, a, b, finance), a, b)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
-                                 initializer=_one_blas_thread) as ex:
+        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
+                                 initializer=worker_init, initargs=(os.getpid(), _one_blas_thread))
+        try:
             pending = deque()  # a few chunks ahead of the one collected, so finished results do not pile up
             todo = iter(ranges)
             for a, b in todo:
@@ -263,6 +265,12 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
                 nxt = next(todo, None)
                 if nxt is not None:
                     pending.append((ex.submit(simulate_range, sc, seed, *nxt, finance), *nxt))
+        except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now, not after the queued chunks
+            procs = list((getattr(ex, "_processes", None) or {}).values())
+            ex.shutdown(wait=False, cancel_futures=True)
+            stop_pool_processes(procs)
+            raise
+        ex.shutdown(wait=True)
     if bar:
         bar.close()
     own = models[sc.finance.model]

@@ -28,3 +28,11 @@ class ScenarioError(SibsimError, ValueError):
 
 class UsageError(SibsimError, ValueError):
     """A call or command-line argument is not valid (unknown name, bad value)."""
+
+
+class SibsimWarning(UserWarning):
+    """Something sibsim changed or doubts but carries on with (printed by the CLI as one line)."""
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM (raised by the CLI's handler so that cleanup code runs)."""

@@ -80,6 +80,8 @@ def parse_target(text: str) -> tuple[str, float]:
         value = float(rhs)
     except ValueError:
         raise UsageError(f"--target {text!r}: the value must be a number; got {rhs!r}") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--target {text!r}: the value must be a finite number; got {rhs.strip()!r}")
     split_target(lhs.strip())
     return lhs.strip(), value
 

@@ -272,9 +272,11 @@ def _client(scheduler, workers: int | None):
 
         # the workers fork from this process, which has loaded the engine and built the tables (_warm):
         # they start warm instead of importing everything again (spawn, Dask's default)
-        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+        from .procs import bound_workers, cores, quiet_children
+
+        n = bound_workers(workers) if workers else cores()
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         return client, [client, cluster]
     try:
@@ -282,6 +284,22 @@ def _client(scheduler, workers: int | None):
     except (OSError, TimeoutError, ValueError) as err:
         raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
     return client, [client]
+
+
+def _kill_local_workers(cluster) -> None:
+    """Stopped early (an error, Ctrl-C, SIGTERM): kill a LocalCluster's worker processes at once, quietly,
+    rather than let them finish their tasks and log each cancellation."""
+    import logging
+    import signal
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(nanny, "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce: Callable = summary_row,
@@ -306,6 +324,7 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
         if scheduler == "local":
             _warm(scs)
         client, closers = _client(scheduler, workers)
+        finished = False
         try:
             slots = sum(client.nthreads().values()) or 1
             futs = [client.submit(_evaluate_chunk, ([(i, scs[i]) for i in c], trials, seed, reduce), pure=False)
@@ -313,9 +332,13 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
             try:
                 for _, res in as_completed(futs, with_results=True):
                     yield from res
+                finished = True
             finally:
-                client.cancel(futs)
+                if finished or scheduler != "local":
+                    client.cancel(futs)
         finally:
+            if not finished and scheduler == "local":
+                _kill_local_workers(closers[-1])
             for c in closers:
                 c.close()
         return
@@ -331,7 +354,10 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     # multiprocessing.Pool forks its workers before starting its own threads; stopped early
     # (an error, an interrupt, a consumer that stops iterating) it terminates them
     _warm(scs)
-    pool = get_context("fork").Pool(min(workers, len(points)))
+    from .procs import bound_workers, stop_pool_processes, worker_init
+
+    workers = bound_workers(workers)
+    pool = get_context("fork").Pool(min(workers, len(points)), initializer=worker_init, initargs=(os.getpid(),))
     finished = False
     try:
         jobs = [([(i, scs[i]) for i in c], trials, seed, reduce) for c in chunks(len(scs), workers)]
@@ -341,9 +367,11 @@ def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce:
     finally:
         if finished:
             pool.close()
-        else:
+            pool.join()
+        else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
+            stop_pool_processes(getattr(pool, "_pool", []))
             pool.terminate()
-        pool.join()
+            pool.join()
 
 
 def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int,
@@ -453,6 +481,18 @@ def _previous(out: Path, names: list[str], prov: dict) -> dict[tuple, dict]:
     return done
 
 
+def _check_same_design(out: Path, done: dict, by_key: dict) -> None:
+    """Refuse to resume into ``out`` when it holds points this design lacks: writing the new sweep there
+    would drop them. A design that keeps every point already computed (and may add more) resumes."""
+    extra = [k for k in done if k not in by_key]
+    if extra:
+        names = list(next(iter(by_key.values()))) if by_key else []
+        eg = ", ".join(f"{n}={v:g}" for n, v in zip(names, extra[0]))
+        raise UsageError(f"--out {out}: holds {len(extra)} point{'s' if len(extra) != 1 else ''} that this sweep's "
+                         f"design lacks (e.g. {eg}); a sweep resumes only into an output of the same design: "
+                         "remove it or choose another output")
+
+
 # ---------------------------------------------------------------- the sweep
 
 def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int, workers: int | None = 1,
@@ -464,7 +504,7 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     (parameters or ``price.<outcome>``; see :func:`grid`, :func:`lhs`).
     ``workers``/``scheduler``: see :func:`execute`; the rows do not depend on
     them. ``out`` (.csv or .parquet): resume from and write to this file (see
-    the module docstring); rows it holds for other points are not kept. ``callback(row)`` is called after each newly
+    the module docstring); an ``out`` holding points the design lacks is refused (UsageError), never overwritten. ``callback(row)`` is called after each newly
     computed point has been journalled.
     """
     import pandas as pd
@@ -482,7 +522,8 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     out = None if out is None else _check_out(out)
     done = {}
     if out is not None:
-        done = {k: r for k, r in _previous(out, names, prov).items() if k in by_key}
+        done = _previous(out, names, prov)
+        _check_same_design(out, done, by_key)
     todo = [k for k in keys if k not in done]
     journal = None
     if out is not None:

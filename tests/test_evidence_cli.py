@@ -334,7 +334,7 @@ def test_interrupted_save_leaves_no_partial_run(capsys, db, monkeypatch):
 
     monkeypatch.setattr(runs, "_encode_per_trial", interrupted)
     code, _, err = cli(capsys, "run", BENCHMARK, "--trials", "100", "--save", "--tag", "a", "--db", db)
-    assert code == 2 and "interrupted" in err
+    assert code == 130 and err == "sibsim: interrupted\n"  # 128 + SIGINT, one line
     monkeypatch.undo()
     with open_store(db) as s:
         assert s.list_runs() == []

@@ -407,7 +407,7 @@ def test_failed_import_keeps_previous_contents(store, monkeypatch):
 
 
 def test_import_from_csv_export(store):
-    report = store.import_indigo(INDIGO_EXPORT)
+    report = store.import_indigo(INDIGO_EXPORT, replace=True)  # 11 projects replace 319
     assert report.source == str(INDIGO_EXPORT)
     assert report.skipped_rows[("outcome_payments", "superseded payment plan version")] == 72
     assert len(store.reference_table("outcome_payments")) == 116 - 72

@@ -18,7 +18,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import SibsimError
+from ..errors import SibsimError, Terminated
 
 COMMANDS = ["run", "sweep", "evidence", "report", "readiness", "portfolio", "voi"]  # modules in sibsim.cli, in help order
 COMMANDS += ["monitor"]  # observe, reforecast (issue 11)
@@ -46,23 +46,60 @@ def fail(message: str) -> int:
     return 2
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _one_line_warnings() -> None:
+    """sibsim's own warnings print as ``sibsim: warning: ...`` (one line, no source line)."""
+    import warnings
+
+    from ..errors import SibsimWarning
+
+    plain = warnings.formatwarning
+    if getattr(plain, "sibsim", False):
+        return
+
+    def fmt(message, category, filename, lineno, line=None):
+        if issubclass(category, SibsimWarning):
+            return f"sibsim: warning: {message}\n"
+        return plain(message, category, filename, lineno, line)
+
+    fmt.sibsim = True
+    warnings.formatwarning = fmt
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input exits 2; Ctrl-C 130 and SIGTERM 143 (128 + the signal), each with one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    _one_line_warnings()
     try:
         return args.func(args) or 0
     except SibsimError as err:
         return fail(str(err))
     except KeyboardInterrupt:
-        return fail("interrupted")
+        print("sibsim: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("sibsim: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return 0
     except (OSError, ValueError) as err:
         return fail(str(err))
+    finally:
+        if main_thread:  # called in-process (tests, notebooks): give the caller its handler back
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,19 +25,21 @@ from .run import key_metrics, summary_text
 
 
 @contextmanager
-def _store(args, *, create: bool = False, reference: bool = True):
-    """The evidence base of ``args.db``; database errors become one-line UsageErrors."""
+def _store(args, *, create: bool = False, reference: bool = True, write: bool = False):
+    """The evidence base of ``args.db``; database errors become one-line UsageErrors. Unless ``create`` or
+    ``write``, it is opened read-only (a read command never writes, and a read-only file can be listed)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..store import open_store
-    from ..store.db import describe_error, masked, resolve_url
+    from ..store.db import check_sqlite_file, describe_error, masked, resolve_url
 
     url = resolve_url(getattr(args, "db", None))
+    check_sqlite_file(url)  # a directory, a FIFO, a device or another application's file: say which
     if not create and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
             and not Path(url.database).is_file():
         raise UsageError(f"evidence database {masked(url)}: no such file; `sibsim run FILE --save` "
                          "(or `sibsim sweep ... --save`) creates one")
-    store = open_store(url, reference=reference)
+    store = open_store(url, reference=reference, read_only=not (create or write))
     try:
         yield store
     except SQLAlchemyError as e:
@@ -53,7 +55,15 @@ def _table(rows: list[tuple[str, ...]], right: set[int] | None = None) -> str:
 
 
 def _short(text: str, width: int = 40) -> str:
+    text = _safe(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _safe(text) -> str:
+    """Stored text as printed: repr-escaped when it holds escape sequences, newlines or other control characters."""
+    from .run import printable
+
+    return printable(str(text))
 
 
 def format_summary(rec: dict, *, every: bool = False) -> str:
@@ -83,20 +93,17 @@ def _print_json(obj) -> None:
 
 
 def _check_out(opt: str, out: str) -> Path:
-    p = Path(out)
-    if not p.resolve().parent.is_dir():
-        raise UsageError(f"{opt} {out}: directory {p.resolve().parent} does not exist")
-    return p
+    from .report import check_output
+
+    check_output(opt, out)
+    return Path(out)
 
 
-def _write_atomic(path: Path, write) -> None:
-    """``write(tmp_path)`` then rename, so a failure never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _write_atomic(path: Path, write, opt: str = "--out") -> None:
+    """``write(tmp_path)`` then rename, so a failure never leaves half a file (sibsim.cli.report.write_outputs)."""
+    from .report import write_outputs
+
+    write_outputs([(opt.lstrip("-"), path, write)])
 
 
 def _listing(r: dict) -> dict:
@@ -106,13 +113,13 @@ def _listing(r: dict) -> dict:
 
 def _provenance(rec: dict) -> str:
     v = ", ".join(f"{k} {x}" for k, x in rec["versions"].items())
-    lines = [f"run {rec['id']}: {rec['name']}",
+    lines = [f"run {rec['id']}: {_safe(rec['name'])}",
              f"  scenario   {rec['scenario_hash']}, seed {rec['seed']}, {rec['trials']:,} trials",
              f"  saved      {rec['created']:%Y-%m-%d %H:%M:%S} UTC with {v}"]
     if rec["tags"]:
-        lines.append(f"  tags       {', '.join(rec['tags'])}")
+        lines.append(f"  tags       {', '.join(map(_safe, rec['tags']))}")
     if rec["note"]:
-        lines.append(f"  note       {rec['note']}")
+        lines.append(f"  note       {_safe(rec['note'])}")
     return "\n".join(lines)
 
 
@@ -152,8 +159,8 @@ def cmd_list(args) -> int:
         return 0
     rows = [("id", "created (UTC)", "name", "scenario", "seed", "trials", "tags", "note")]
     for r in runs:
-        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], str(r["seed"]),
-                     f"{r['trials']:,}", ", ".join(r["tags"]), _short(r["note"])))
+        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", _safe(r["name"]), r["scenario_hash"],
+                     str(r["seed"]), f"{r['trials']:,}", ", ".join(map(_safe, r["tags"])), _short(r["note"])))
     print(_table(rows, right={0, 4, 5}))
     return 0
 
@@ -189,15 +196,16 @@ def rerun(rec: dict, *, progress: bool = False):
 
 
 def cmd_rerun(args) -> int:
-    outs = {opt: _check_out(f"--{opt}", getattr(args, opt)) for opt in ("json", "csv") if getattr(args, opt)}
+    from .report import check_outputs, write_outputs
+
+    outs = check_outputs(args, ("json", "csv"))
     with _store(args) as store:
         rec = store.get_run(args.id)
     run = rerun(rec, progress=sys.stderr.isatty())
     new = run.to_dict()
-    if "json" in outs:
-        _write_atomic(outs["json"], lambda p: p.write_text(run.to_json() + "\n"))
-    if "csv" in outs:
-        _write_atomic(outs["csv"], lambda p: run.to_frame().to_csv(p, index=True))
+    write_outputs([item for item in (("json", args.json, lambda p: p.write_text(run.to_json() + "\n")),
+                                     ("csv", args.csv, lambda p: run.to_frame().to_csv(p, index=True)))
+                   if item[0] in outs])
     from ..store.runs import differences
 
     differ = differences(rec, new)
@@ -340,22 +348,22 @@ def cmd_export(args) -> int:
     with _store(args) as store:
         df = store.get_per_trial(args.id)
     if args.csv:
-        _write_atomic(path, lambda p: df.to_csv(p, index=True))
+        _write_atomic(path, lambda p: df.to_csv(p, index=True), opt)
     else:
-        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=True))
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=True), opt)
     print(f"wrote {len(df):,} trials x {df.shape[1]} metrics of run {args.id} to {out}")
     return 0
 
 
 def cmd_tag(args) -> int:
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         tags = store.remove_tags(args.id, args.tags) if args.remove else store.add_tags(args.id, args.tags)
-    print(f"run {args.id} tags: {', '.join(tags) or '(none)'}")
+    print(f"run {args.id} tags: {', '.join(map(_safe, tags)) or '(none)'}")
     return 0
 
 
 def cmd_note(args) -> int:
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         store.set_note(args.id, args.text)
     print(f"run {args.id} note {'set' if args.text else 'cleared'}")
     return 0
@@ -365,12 +373,35 @@ def cmd_import_indigo(args) -> int:
     if args.dir is not None and not Path(args.dir).is_dir():
         raise UsageError(f"import-indigo: {args.dir} is not a directory (give the INDIGO CSV export or a snapshot)")
     with _store(args, create=True, reference=False) as store:
-        report = store.import_indigo(args.dir)
+        if args.replace:
+            _keep_previous(store, args)
+        report = store.import_indigo(args.dir, replace=args.replace)
         where = store.url
     print(report)
     stored = ", ".join(f"{t} {n}" for t, n in report.rows_kept.items())
     print(f"stored in {where}: {stored}")
     return 0
+
+
+def _keep_previous(store, args) -> None:
+    """``import-indigo --replace``: write the reference data stored now as a snapshot first (``--backup``)."""
+    from datetime import datetime, timezone
+
+    from ..indigo import write_snapshot
+    from ..store.reference import previous_snapshot
+
+    data = previous_snapshot(store.engine)
+    if data is None or data.projects.empty:
+        return
+    dest = Path(args.backup or f"indigo-before-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"--backup {dest}: exists and is not empty; give a new directory")
+    try:
+        write_snapshot(data, dest)
+    except OSError as err:
+        raise UsageError(f"--backup {dest}: cannot write ({err.strerror or err}); nothing imported") from None
+    print(f"kept the previous reference data ({len(data.projects):,} projects) as snapshot {dest}/; "
+          f"`sibsim evidence import-indigo {dest}` restores it")
 
 
 # ---------------------------------------------------------------- sweeps
@@ -457,4 +488,9 @@ def register(sub) -> None:
                         help="load INDIGO into the reference tables and report what was read and skipped")
     p.add_argument("dir", nargs="?", help="INDIGO CSV export or tidy snapshot directory "
                                           "(default: the snapshot shipped with sibsim)")
+    p.add_argument("--replace", action="store_true",
+                   help="import even if it holds more than 10%% fewer projects than the reference data stored; "
+                        "the stored data is first written as a snapshot (--backup)")
+    p.add_argument("--backup", metavar="DIR", help="with --replace: where the previous reference data is kept "
+                                                   "(default ./indigo-before-<UTC time>)")
     p.set_defaults(func=cmd_import_indigo)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from ..errors import UsageError
-from .evidence import _check_out, _print_json, _short, _store, _table, _write_atomic
+from .evidence import _check_out, _print_json, _safe, _short, _store, _table, _write_atomic
 
 
 def save_sweep(sc, table, points, design, args) -> int:
@@ -47,14 +47,14 @@ def _describe_design(design: dict) -> str:
 
 def _sweep_provenance(rec: dict) -> str:
     v = ", ".join(f"{k} {x}" for k, x in rec["versions"].items())
-    lines = [f"sweep {rec['id']}: {rec['name']}",
+    lines = [f"sweep {rec['id']}: {_safe(rec['name'])}",
              f"  scenario   {rec['scenario_hash']}, seed {rec['seed']}, {rec['trials']:,} trials per point",
              f"  design     {_describe_design(rec['design'])}",
              f"  saved      {rec['created']:%Y-%m-%d %H:%M:%S} UTC with {v}"]
     if rec["tags"]:
-        lines.append(f"  tags       {', '.join(rec['tags'])}")
+        lines.append(f"  tags       {', '.join(map(_safe, rec['tags']))}")
     if rec["note"]:
-        lines.append(f"  note       {rec['note']}")
+        lines.append(f"  note       {_safe(rec['note'])}")
     return "\n".join(lines)
 
 
@@ -71,8 +71,9 @@ def cmd_sweeps(args) -> int:
     rows = [("id", "created (UTC)", "name", "scenario", "design", "points", "seed", "trials", "tags", "note")]
     for r in found:
         design = _short(f"{r['method']}: {', '.join(r['inputs'])}")
-        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", r["name"], r["scenario_hash"], design,
-                     f"{r['rows']:,}", str(r["seed"]), f"{r['trials']:,}", ", ".join(r["tags"]), _short(r["note"])))
+        rows.append((str(r["id"]), f"{r['created']:%Y-%m-%d %H:%M}", _safe(r["name"]), r["scenario_hash"], design,
+                     f"{r['rows']:,}", str(r["seed"]), f"{r['trials']:,}", ", ".join(map(_safe, r["tags"])),
+                     _short(r["note"])))
     print(_table(rows, right={0, 5, 6, 7}))
     return 0
 
@@ -87,9 +88,9 @@ def _export_sweep(args) -> int:
     # as `sibsim sweep --out` writes it: the points are columns, the row numbers are not
     index = not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
     if args.csv:
-        _write_atomic(path, lambda p: df.to_csv(p, index=index))
+        _write_atomic(path, lambda p: df.to_csv(p, index=index), opt)
     else:
-        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index))
+        _write_atomic(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index), opt)
     print(f"wrote {len(df):,} points x {df.shape[1]} columns of sweep {args.id} to {out}")
     return 0
 

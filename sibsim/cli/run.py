@@ -102,42 +102,73 @@ def cmd_run(args) -> int:
             raise UsageError(f"--{name} must be at least 1; got {v}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    from .report import check_outputs, write_reports
+    from .report import check_outputs
 
     check_outputs(args)
     sc = load_scenario(args)
     if getattr(args, "save", False):
         from .evidence import check_store
 
+        check_save_args(sc, args)  # a tag, note or name the store would refuse fails now, not after the run
         check_store(args)  # a wrong database fails before the simulation, not after
     finance = [f.strip() for f in (args.finance or "").split(",") if f.strip()]
     run = sibsim.simulate(sc, trials=args.trials, seed=args.seed, chunk=args.chunk, workers=args.workers,
                           progress=sys.stderr.isatty() or args.progress, finance=finance)
     if not args.quiet:
         cur = sc.currency
-        print(f"{sc.name}: {run.trials:,} trials, seed {run.seed}, {run.engine_seconds:.2f} s (amounts in {cur})")
+        print(f"{printable(sc.name)}: {run.trials:,} trials, seed {run.seed}, {run.engine_seconds:.2f} s "
+              f"(amounts in {cur})")
         print(summary_table(run))
-    if args.json:
-        _write_atomic(args.json, run.to_json() + "\n")
-    if args.csv:
-        _write_atomic(args.csv, run.to_frame().to_csv(index=True))
-    write_reports(run, args)
-    if getattr(args, "save", False):
-        from .evidence import save_run
-
-        save_run(run, args)
+    save_then_write(run, args)
     return 0
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file and rename, so a failed run never leaves half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(p)
-    finally:
-        tmp.unlink(missing_ok=True)
+def check_save_args(sc, args) -> None:
+    """What ``--save`` would store (name, seed, trials, tags, note), checked as the store checks it."""
+    from ..store.checks import check_save
+
+    check_save(name=sc.name, seed=args.seed, trials=args.trials, tags=args.tag or [], note=args.note or "")
+
+
+def printable(text: str) -> str:
+    """``text`` as typed if plain, else repr-escaped: no terminal escape sequence or newline printed raw."""
+    return text if text.isprintable() else repr(text)
+
+
+def run_outputs(run, args) -> list:
+    """(option, path, write) of every file ``sibsim run`` was asked to write."""
+    from .report import report_outputs
+
+    items = []
+    if args.json:
+        items.append(("json", args.json, lambda p: Path(p).write_text(run.to_json() + "\n")))
+    if args.csv:
+        items.append(("csv", args.csv, lambda p: run.to_frame().to_csv(p, index=True)))
+    return items + report_outputs(run, args)
+
+
+def save_then_write(run, args) -> None:
+    """Once simulated: save to the evidence base first, then write every file (all or none)."""
+    from .report import wrote, write_outputs
+
+    items = run_outputs(run, args)
+    if getattr(args, "save", False):
+        from .evidence import save_run
+
+        try:
+            save_run(run, args)
+        except BaseException:
+            write_outputs(items)  # the run is not lost: its files are written before the error is reported
+            raise
+    write_outputs(items)
+    wrote(items, args)
+
+
+def _write_atomic(path: str, text: str, opt: str = "json") -> None:
+    """Write ``--opt path`` via a temporary file and rename, so a failure never leaves half a file."""
+    from .report import write_outputs
+
+    write_outputs([(opt, path, lambda p: Path(p).write_text(text))])
 
 
 def cmd_validate(args) -> int:

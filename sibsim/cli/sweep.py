@@ -4,19 +4,21 @@ sibsim.sensitivity and sibsim.solve."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import UsageError
-from .run import add_scenario_args, load_scenario
+from .run import _write_atomic, add_scenario_args, load_scenario
 
 SHOW = ["outcome_payments_mean", "investor_net_gain_mean", "investor_irr_p50", "investor_loss_p"]
 
 
 def _float(opt: str, name: str, text: str) -> float:
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
         raise UsageError(f"{opt} {name}: {text!r} is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise UsageError(f"{opt} {name}: {text.strip()!r} is not a finite number; give finite numbers")
+    return v
 
 
 def _name_value(opt: str, item: str) -> tuple[str, str]:
@@ -80,9 +82,9 @@ def _check_common(args) -> None:
         raise UsageError(f"--trials must be at least 1; got {args.trials}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    out = getattr(args, "json", None)
-    if out and not Path(out).resolve().parent.is_dir():
-        raise UsageError(f"--json {out}: directory {Path(out).resolve().parent} does not exist")
+    from .report import check_outputs
+
+    check_outputs(args, ("json", "out"))  # empty, a directory, a FIFO, no directory, both on one file
 
 
 def _progress(args) -> bool:
@@ -125,6 +127,9 @@ def cmd_sweep(args) -> int:
     if args.save:
         from .evidence import check_store
 
+        from .run import check_save_args
+
+        check_save_args(sc, args)  # a tag, note or name the store would refuse fails now, not after the sweep
         check_store(args, "sweep")  # a wrong database fails before the sweep, not after
     df = sw.sweep(sc, points, trials=args.trials, seed=args.seed, progress=_progress(args), out=args.out, **ex)
     if not args.quiet:
@@ -151,7 +156,7 @@ def cmd_sensitivity(args) -> int:
     res = sensitivity(sc, method=args.method, output=args.output, stat=args.stat, samples=args.samples,
                       trials=args.trials, seed=args.seed, names=names, progress=_progress(args), **ex)
     if args.json:
-        res.to_json(args.json)
+        _write_atomic(args.json, res.to_json() + "\n")
     if not args.quiet:
         print(f"{sc.name}: {args.method} sensitivity of {args.output}.{args.stat}, {res.evaluations} simulations "
               f"of {args.trials:,} trials, seed {args.seed}")
@@ -171,7 +176,7 @@ def cmd_solve(args) -> int:
     bounds = parse_range("--bounds", args.bounds) if args.bounds else None
     sol = solve(sc, vary=args.vary, target=target, value=value, bounds=bounds, trials=args.trials, seed=args.seed)
     if args.json:
-        sol.to_json(args.json)
+        _write_atomic(args.json, sol.to_json() + "\n")
     if not args.quiet:
         print(f"{sol.vary} = {sol.value:.6g} gives {sol.target} = {sol.achieved:.6g} (target {value:g}; "
               f"{sol.trials:,} trials, seed {sol.seed}; {sol.evaluations} simulations; "

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..dists import MAX_ABS, PRIOR_KINDS, Fixed, correlation_matrix
+from ..paths import not_a_file
 from ..errors import ScenarioError
 from .limits import MAX_DEPTH, over
 from .model import Scenario
@@ -231,8 +232,8 @@ def loads(text: str, *, source: str | None = None) -> Scenario:
 def load(path: str | Path) -> Scenario:
     """Load and validate a scenario YAML file."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError([("", "no such file")], source=str(path))
+    if (reason := not_a_file(path)) is not None:  # a directory, a FIFO or /dev/zero: say which
+        raise ScenarioError([("", reason)], source=str(path))
     if path.stat().st_size > MAX_BYTES:
         raise ScenarioError([("", f"file is larger than {MAX_BYTES:,} bytes")], source=str(path))
     try:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..dists import Prior
+from ..paths import not_a_file
 from ..errors import ScenarioError
 from .base import FrozenDict, _M
 
@@ -102,8 +103,8 @@ class Portfolio(_M):
 def read_portfolio(path: str | Path) -> Portfolio:
     """Read and validate a portfolio YAML file (the contracts' scenarios are loaded by sibsim.portfolio)."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError([("", "no such file")], source=str(path))
+    if (reason := not_a_file(path)) is not None:  # a directory, a FIFO or /dev/zero: say which
+        raise ScenarioError([("", reason)], source=str(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:

@@ -88,8 +88,8 @@ class Store:
         sweeps.delete_sweep(self.engine, sweep_id)
 
     # INDIGO reference data
-    def import_indigo(self, src_dir=None) -> indigo.ImportReport:
-        return reference.import_indigo(self.engine, src_dir)
+    def import_indigo(self, src_dir=None, *, replace: bool = False) -> indigo.ImportReport:
+        return reference.import_indigo(self.engine, src_dir, replace=replace)
 
     def reference_projects(self) -> pd.DataFrame:
         return reference.reference_table(self.engine, "projects")
@@ -114,14 +114,16 @@ class Store:
         self.close()
 
 
-def open_store(url=None, *, reference: bool = True) -> Store:
+def open_store(url=None, *, reference: bool = True, read_only: bool = False) -> Store:
     """Open (creating or upgrading) the evidence base at ``url``.
 
     ``reference``: load the shipped INDIGO snapshot if the reference tables
-    are empty (about half a second, once per evidence base).
+    are empty (about half a second, once per evidence base). ``read_only``:
+    write nothing (a SQLite file is opened read-only; no upgrade, no loading).
+    A SQLite file of another application is refused, never written into.
     """
-    engine, resolved = open_engine(url)
-    if reference:
+    engine, resolved = open_engine(url, read_only=read_only)
+    if reference and not read_only:
         try:
             ensure_indigo(engine)
         except (exc.SQLAlchemyError, OSError) as e:

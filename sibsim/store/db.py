@@ -88,17 +88,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_store_engine(url: URL) -> Engine:
+def create_store_engine(url: URL, *, wal: bool = True, creator=None) -> Engine:
     """An engine set up for the store (SQLite pragmas and locking; PostgreSQL pre-ping)."""
     try:
         if url.get_backend_name() == "sqlite":
             memory = url.database in (None, "", ":memory:")
+            wal = wal and not memory
             engine = create_engine(
                 url,
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-                **({"poolclass": StaticPool} if memory else {}),
+                **({"poolclass": StaticPool} if memory else {}), **({"creator": creator} if creator else {}),
             )
-            _sqlite_events(engine, wal=not memory)
+            _sqlite_events(engine, wal=wal)
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as e:
@@ -197,9 +198,100 @@ def upgrade(engine: Engine, url: URL) -> None:
         delay = min(delay * 2, 2.0)
 
 
-def open_engine(url=None) -> tuple[Engine, URL]:
-    """Resolve the URL, connect, upgrade the schema; any failure is a one-line UsageError."""
+SIBSIM_TABLES = {"runs", "run_tags", "run_per_trial"}  # in every sibsim evidence base since revision 0001
+
+
+def _sqlite_path(url: URL) -> str | None:
+    return url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+        else None
+
+
+def check_sqlite_file(url: URL) -> bool:
+    """Refuse (UsageError) a SQLite path that is not a new file or a sibsim evidence base: a directory, a FIFO,
+    a file that is not SQLite, or another application's database (sibsim would add its tables to it).
+    Reads the file only. Returns whether the file exists with sibsim's tables in it."""
+    import sqlite3
+    import stat
+    from urllib.parse import quote
+
+    path = _sqlite_path(url)
+    if path is None or url.query.get("mode"):
+        return False
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise UsageError(f"evidence database {masked(url)}: cannot open: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"evidence database {masked(url)}: {path} is a directory; give a SQLite file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a character device"
+                if stat.S_ISCHR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise UsageError(f"evidence database {masked(url)}: {path} is {kind}; give a SQLite file")
+    if st.st_size == 0:
+        return False
+    try:
+        con = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise UsageError(f"evidence database {masked(url)}: {path} is not a SQLite database ({e})") from None
+    if not names:
+        return False
+    if not SIBSIM_TABLES <= names:
+        shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise UsageError(f"evidence database {masked(url)}: {path} is not a sibsim evidence base (it holds other "
+                         f"tables: {shown}); sibsim writes only into a new file or its own; give another --db")
+    return True
+
+
+def _read_only_creator(url: URL):
+    """A connect function opening the SQLite file of ``url`` read-only (``mode=ro``): a read command never
+    writes, and a read-only file can be read. None for other databases."""
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+    return lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+
+
+def check_revision(engine: Engine, url: URL) -> None:
+    """For a read-only open: the schema must be this sibsim's (a read never upgrades it)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = head_revision()
+    if current != head:
+        raise UsageError(f"evidence database {masked(url)}: schema revision {current} is not this sibsim's "
+                         f"({head}); a command that saves (sibsim run FILE --save) upgrades it")
+
+
+def open_engine(url=None, *, read_only: bool = False) -> tuple[Engine, URL]:
+    """Resolve the URL, connect, upgrade the schema; any failure is a one-line UsageError.
+
+    ``read_only``: a SQLite file is opened read-only and nothing is upgraded (a read never writes).
+    """
     u = resolve_url(url)
+    check_sqlite_file(u)
+    if read_only:
+        engine = create_store_engine(u, wal=False, creator=_read_only_creator(u))
+        try:
+            check_revision(engine, u)
+        except UsageError:
+            engine.dispose()
+            raise
+        except (exc.SQLAlchemyError, OSError, ImportError) as e:
+            engine.dispose()
+            raise describe_error(u, e) from None
+        return engine, u
     engine = create_store_engine(u)
     try:
         upgrade(engine, u)

@@ -37,16 +37,43 @@ def _records(df: pd.DataFrame, table: str) -> list[dict]:
     return out.to_dict("records")
 
 
-def import_indigo(engine: Engine, src_dir=None) -> indigo.ImportReport:
+MAX_SHRINK = 0.10  # an import may hold at most 10% fewer projects than the reference data it replaces
+
+
+def check_shrink(before: int, after: int, *, source, replace: bool = False) -> None:
+    """Refuse (UsageError) an import that would leave more than :data:`MAX_SHRINK` fewer projects than the
+    ``before`` already stored, unless ``replace``: a folder of header-only CSVs must not wipe the reference data."""
+    if replace or before == 0 or after >= before * (1 - MAX_SHRINK):
+        return
+    raise UsageError(f"import-indigo {source}: would replace the {before:,} reference projects with {after:,} "
+                     f"(more than {MAX_SHRINK:.0%} fewer); the reference data is unchanged. Check the folder, or "
+                     "give --replace to import it anyway (the previous data is kept as a snapshot)")
+
+
+def previous_snapshot(engine: Engine) -> indigo.IndigoTables | None:
+    """The reference data stored now, as tidy tables with its import report (None when there is none)."""
+    last = latest_import(engine)
+    if last is None:
+        return None
+    frames = {name: reference_table(engine, name) for name in REFERENCE_TABLES}
+    return indigo.IndigoTables(**frames, report=last["report"])
+
+
+def import_indigo(engine: Engine, src_dir=None, *, replace: bool = False) -> indigo.ImportReport:
     """Load INDIGO into the reference tables, replacing what was there.
 
     ``src_dir``: the INDIGO CSV export, or a snapshot directory; None for the
     snapshot shipped with sibsim. Returns the report of what was parsed and
-    skipped.
+    skipped. An import with more than :data:`MAX_SHRINK` fewer projects than
+    those stored is refused unless ``replace`` (:func:`check_shrink`; checked
+    again under the write lock).
     """
     data = indigo.load(src_dir)
 
     def _replace(session: Session) -> None:
+        before = session.scalar(select(func.count()).select_from(REFERENCE_TABLES["projects"])) or 0
+        check_shrink(before, len(data.tables["projects"]), source=src_dir or "(the shipped snapshot)",
+                     replace=replace)
         _store(session, {name: _records(data.tables[name], name) for name in REFERENCE_TABLES},
                source=data.report.source or str(src_dir), report=data.report.to_dict())
 

@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import outputs
 from ..errors import UsageError
+from .checks import check_save, check_tags, check_text
+from .corrupt import reading
 from .db import in_transaction
 from .models import Run, RunPerTrial, RunTag
 
@@ -59,16 +61,7 @@ def _check_record(record: dict, per_trial: dict) -> dict[str, np.ndarray]:
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
-    if isinstance(tags, str):
-        tags = [tags]
-    out = []
-    for t in tags:
-        t = str(t).strip()
-        if not t or len(t) > 100:
-            raise UsageError(f"tag {t!r}: tags must be 1 to 100 characters")
-        if t not in out:
-            out.append(t)
-    return out
+    return check_tags(tags)  # the same limits on SQLite and PostgreSQL (sibsim.store.checks)
 
 
 def parquet_bytes(df: pd.DataFrame, *, index: bool | None = False) -> bytes:
@@ -153,8 +146,9 @@ def upgrade_record(rec: dict) -> dict:
 def save_run(engine: Engine, record: dict, per_trial: dict, *, tags=(), note: str = "") -> int:
     """Store a run with its per-trial metrics; returns its id."""
     arrays = _check_record(record, per_trial)
-    tags = _clean_tags(tags)
     sc = record["scenario"]
+    tags = check_save(name=sc["name"], scenario_hash=str(sc["hash"]), seed=record["seed"], trials=record["trials"],
+                      tags=tags, note=note)
 
     def _save(session: Session) -> int:
         run = Run(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
@@ -195,7 +189,8 @@ def list_runs(engine: Engine, *, tag: str | None = None, name: str | None = None
         q = q.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == str(tag).strip())))
     if name is not None:
         q = q.where(Run.name == name)
-    return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
+    with reading(engine, "runs", None):
+        return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
 
 
 def get_run(engine: Engine, run_id: int) -> dict:
@@ -210,7 +205,8 @@ def get_run(engine: Engine, run_id: int) -> dict:
                    format=run.format or 1, finance_models=run.finance_models, models=run.models)
         return upgrade_record(out)
 
-    return in_transaction(engine, _read, write=False)
+    with reading(engine, "runs", run_id):
+        return in_transaction(engine, _read, write=False)
 
 
 def get_per_trial(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -222,7 +218,8 @@ def get_per_trial(engine: Engine, run_id: int) -> pd.DataFrame:
         return None if blob is None else (blob.format, blob.data)
 
     got = in_transaction(engine, _read, write=False)
-    return pd.DataFrame(index=pd.RangeIndex(0, name="trial")) if got is None else _decode_per_trial(*got)
+    with reading(engine, "runs", run_id, blob=True):
+        return pd.DataFrame(index=pd.RangeIndex(0, name="trial")) if got is None else _decode_per_trial(*got)
 
 
 def add_tags(engine: Engine, run_id: int, tags) -> list[str]:
@@ -251,6 +248,8 @@ def remove_tags(engine: Engine, run_id: int, tags) -> list[str]:
 
 
 def set_note(engine: Engine, run_id: int, note: str) -> None:
+    check_text("note", str(note or ""))
+
     def _note(session: Session) -> None:
         _get(session, run_id, engine).note = str(note or "")
 

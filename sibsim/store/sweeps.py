@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session, selectinload
 from ..errors import UsageError
 from .db import in_transaction
 from .models import Sweep, SweepResults, SweepTag
-from .runs import BLOB_FORMAT, _clean_tags, parquet_bytes, read_parquet_bytes
+from .checks import check_save
+from .corrupt import reading
+from .runs import BLOB_FORMAT, parquet_bytes, read_parquet_bytes
 
 METHODS = {"grid": ("values",), "lhs": ("n", "ranges", "seed"), "points": ()}
 _REQUIRED = ("scenario", "seed", "trials", "versions", "design")
@@ -112,8 +114,9 @@ def _decode_table(fmt: str, data: bytes) -> pd.DataFrame:
 def save_sweep(engine: Engine, record: dict, table: pd.DataFrame, *, tags=(), note: str = "") -> int:
     """Store a sweep with its results table; returns its id."""
     design, points, inputs = _check(record, table)
-    tags = _clean_tags(tags)
     sc = record["scenario"]
+    tags = check_save(name=sc["name"], scenario_hash=str(sc["hash"]), seed=record["seed"], trials=record["trials"],
+                      tags=tags, note=note)
 
     def _save(session: Session) -> int:
         sw = Sweep(name=str(sc["name"]), scenario_hash=str(sc["hash"]), scenario_json=str(sc["canonical_json"]),
@@ -152,7 +155,8 @@ def list_sweeps(engine: Engine, *, tag: str | None = None, name: str | None = No
         q = q.where(Sweep.id.in_(select(SweepTag.sweep_id).where(SweepTag.tag == str(tag).strip())))
     if name is not None:
         q = q.where(Sweep.name == name)
-    return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
+    with reading(engine, "sweeps", None):
+        return in_transaction(engine, lambda s: [_summary(r) for r in s.scalars(q)], write=False)
 
 
 def get_sweep(engine: Engine, sweep_id: int) -> dict:
@@ -166,7 +170,8 @@ def get_sweep(engine: Engine, sweep_id: int) -> dict:
                    versions=sw.versions, design={**sw.design, "points": sw.points})
         return out
 
-    return in_transaction(engine, _read, write=False)
+    with reading(engine, "sweeps", sweep_id):
+        return in_transaction(engine, _read, write=False)
 
 
 def get_sweep_table(engine: Engine, sweep_id: int) -> pd.DataFrame:
@@ -180,7 +185,8 @@ def get_sweep_table(engine: Engine, sweep_id: int) -> pd.DataFrame:
     got = in_transaction(engine, _read, write=False)
     if got is None:
         raise UsageError(f"sweep {sweep_id} has no results table")
-    return _decode_table(*got)
+    with reading(engine, "sweeps", sweep_id, blob=True):
+        return _decode_table(*got)
 
 
 def delete_sweep(engine: Engine, sweep_id: int) -> None:

@@ -1,0 +1,109 @@
+"""Worker processes that behave: bounded by the cores, quiet on Ctrl-C, dead with their parent.
+
+Used by every pool sibsim starts (``sibsim.engine.simulate``, ``sibsim.sweep.execute``):
+
+- :func:`bound_workers` caps a requested worker count at the machine's cores (warning when it does):
+  more processes than cores only contend, and one process per chunk could exhaust memory.
+- :func:`worker_init` is each worker's initializer: the worker ignores SIGINT (a Ctrl-C at the terminal
+  reaches the whole process group; the parent alone handles it, stops the pool and prints one line),
+  takes back the default SIGTERM action (the parent's handler is inherited through ``fork``), and asks
+  Linux to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, see prctl(2)), so a
+  ``kill -9`` of the parent leaves no worker behind. Where prctl is not available, a daemon thread
+  polls ``os.getppid()`` instead.
+- :func:`stop_pool_processes` kills a pool's processes at once (used when the parent is interrupted,
+  instead of waiting for the chunks already queued).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import warnings
+
+from .errors import SibsimWarning
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def cores() -> int:
+    """Cores this process may use (its CPU affinity where the system reports it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def bound_workers(workers: int, what: str = "workers") -> int:
+    """``workers`` capped at :func:`cores`, with a warning naming ``what`` when capped."""
+    n = cores()
+    if workers > n:
+        warnings.warn(f"{what} {workers} is more than the {n} cores of this machine; using {n}",
+                      SibsimWarning, stacklevel=3)
+        return n
+    return workers
+
+
+def _die_with(parent: int) -> None:
+    """Kill this process when ``parent`` dies: prctl on Linux, else a thread polling the parent id."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="sibsim-parent-watch").start()
+
+
+def worker_init(parent: int, then=None) -> None:
+    """Pool initializer (see the module docstring); ``then()`` runs afterwards if given."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with(parent)
+    if then is not None:
+        then()
+
+
+def stop_pool_processes(processes) -> None:
+    """Kill the given ``multiprocessing`` processes (a pool's) and reap them."""
+    procs = list(processes)
+    for p in procs:
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for p in procs:
+        try:
+            p.join(5)
+        except (OSError, ValueError, AssertionError, AttributeError):
+            pass
+
+
+class quiet_children:
+    """``with quiet_children():`` processes forked inside (a Dask LocalCluster's) ignore SIGINT and take the
+    default SIGTERM action, as :func:`worker_init` arranges for pools; the parent's handlers come back after.
+    Must be used from the main thread."""
+
+    def __enter__(self):
+        self._saved = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self._saved[0] if self._saved[0] is not None else signal.default_int_handler)
+        signal.signal(signal.SIGTERM, self._saved[1] if self._saved[1] is not None else signal.SIG_DFL)
