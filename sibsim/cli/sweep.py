@@ -138,7 +138,10 @@ def cmd_sweep(args) -> int:
         print(f"{sc.name}: {len(df)} points{where}, {args.trials:,} trials each, seed {args.seed}"
               f"{f' -> {args.out}' if args.out else ''}")
         cols = [*points[0], *[c for c in SHOW if c in df.columns]]
-        print(df[cols].to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        from ..outputs import fmt_column
+
+        fmts = {c: (lambda col: lambda v: fmt_column(col, v))(c) for c in cols}  # units from the declaration
+        print(df[cols].to_string(index=False, formatters=fmts))
     if args.save:
         from .evidence_sweeps import save_sweep
 
@@ -163,7 +166,7 @@ def cmd_sensitivity(args) -> int:
         df = res.to_frame().loc[res.ranking()]
         if res.base is not None:
             print(f"at every parameter's median: {res.base:,.4g}")
-        print(df.to_string(float_format=lambda v: f"{v:,.4g}"))
+        print(df.to_string(float_format=lambda v: f"{v:,.4f}"))  # indices: no scientific notation
     return 0
 
 
