@@ -156,6 +156,7 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
     page.get_by_text("on the Compare page").wait_for()
     # the same scenario with a guarantee of 80% of investors' principal loss
     nav(page, "Scenario")
+    page.get_by_role("tab", name="Finance", exact=True).click()  # the SIB terms are on the Finance tab
     fill(page, "Guarantee share of principal loss (0 to 1)", "0.8")
     settle(page)
     fill(page, "Scenario name", "With guarantee")
@@ -395,6 +396,7 @@ def test_screenshots(server, page, repo_root):
     page.get_by_text(re.compile(r"Saved as run #\d+")).wait_for()
     _full_page(page, out / "run.png")
     nav(page, "Scenario")
+    page.get_by_role("tab", name="Finance", exact=True).click()  # the SIB terms are on the Finance tab
     fill(page, "Guarantee share of principal loss (0 to 1)", "0.8")
     settle(page)
     fill(page, "Scenario name", "Benchmark with 80% guarantee")
