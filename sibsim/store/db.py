@@ -281,20 +281,12 @@ def open_engine(url=None, *, read_only: bool = False) -> tuple[Engine, URL]:
     """
     u = resolve_url(url)
     check_sqlite_file(u)
-    if read_only:
-        engine = create_store_engine(u, wal=False, creator=_read_only_creator(u))
-        try:
-            check_revision(engine, u)
-        except UsageError:
-            engine.dispose()
-            raise
-        except (exc.SQLAlchemyError, OSError, ImportError) as e:
-            engine.dispose()
-            raise describe_error(u, e) from None
-        return engine, u
-    engine = create_store_engine(u)
+    if read_only:  # a read never writes: check the schema's revision, upgrade nothing
+        engine, prepare = create_store_engine(u, wal=False, creator=_read_only_creator(u)), check_revision
+    else:
+        engine, prepare = create_store_engine(u), upgrade
     try:
-        upgrade(engine, u)
+        prepare(engine, u)
     except UsageError:
         engine.dispose()
         raise
