@@ -91,13 +91,16 @@ def write_outputs(items) -> None:
 
 
 def report_outputs(run, args) -> list:
-    """The (option, path, write) items of --xlsx and --pdf, for :func:`write_outputs`."""
-    from ..report import write_pdf, write_xlsx
-
+    """The (option, path, write) items of --xlsx and --pdf, for :func:`write_outputs`.
+    The report package (matplotlib, XlsxWriter, fpdf2) is imported only when one is asked for."""
     items = []
     if getattr(args, "xlsx", None):
+        from ..report import write_xlsx
+
         items.append(("xlsx", args.xlsx, lambda p: write_xlsx(run, p)))
     if getattr(args, "pdf", None):
+        from ..report import write_pdf
+
         items.append(("pdf", args.pdf, lambda p: write_pdf(run, p)))
     return items
 
