@@ -47,7 +47,7 @@ venv: $(STAMP)
 # The stamp is rebuilt when pyproject.toml changes (or the venv is missing).
 # A venv whose interpreter no longer runs (e.g. its base Python went away)
 # is recreated with --clear.
-$(STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c | build-deps
+$(STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c sibsim/_normal.c | build-deps
 	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
 	    echo ">> creating $(VENV)"; \
 	    $(PYTHON3) -m venv --clear $(VENV); \
@@ -59,7 +59,7 @@ $(STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c | bu
 # The app alone: sibsim and Streamlit, none of the test tools (pytest, playwright, notebooks).
 app-venv: $(APP_STAMP)
 
-$(APP_STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c | build-deps
+$(APP_STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c sibsim/_normal.c | build-deps
 	@if ! $(PY) -c 'import sys' >/dev/null 2>&1; then \
 	    echo ">> creating $(VENV)"; \
 	    $(PYTHON3) -m venv --clear $(VENV); \
@@ -69,7 +69,7 @@ $(APP_STAMP): pyproject.toml setup.py sibsim/_kernel.c sibsim/delivery/_queue.c 
 	@touch $@
 
 # ---------------------------------------------------------------- build tools
-# sibsim builds two small C extensions (sibsim/_kernel.c, sibsim/delivery/_queue.c): they want a C compiler
+# sibsim builds three small C extensions (sibsim/_kernel.c, sibsim/delivery/_queue.c, sibsim/_normal.c): they want a C compiler
 # and the Python headers. Installed from Debian only when missing.
 build-deps:
 	@missing=""; \

@@ -1,4 +1,4 @@
-"""Build the compiled passes (sibsim/_kernel.c, sibsim/delivery/_queue.c); everything else is in pyproject.toml.
+"""Build the compiled passes (sibsim/_kernel.c, sibsim/delivery/_queue.c, sibsim/_normal.c); everything else is in pyproject.toml.
 
 The extensions are optional: where they cannot be built (no C compiler, no
 Python headers) the install goes on with a warning and sibsim runs the same
@@ -43,10 +43,12 @@ class OptionalBuildExt(build_ext):
               "sibsim will use its reference instead (same results, slower)", file=sys.stderr)
 
 
-PASSES = {"sibsim._kernel": "participant pass", "sibsim.delivery._queue": "delivery pass"}
+PASSES = {"sibsim._kernel": "participant pass", "sibsim.delivery._queue": "delivery pass",
+          "sibsim._normal": "normal quantile (scipy.special.ndtri is used instead)"}
 
 
 setup(ext_modules=[
     Extension("sibsim._kernel", ["sibsim/_kernel.c"], extra_compile_args=COMPILE_ARGS, optional=True),
     Extension("sibsim.delivery._queue", ["sibsim/delivery/_queue.c"], extra_compile_args=COMPILE_ARGS, optional=True),
+    Extension("sibsim._normal", ["sibsim/_normal.c"], extra_compile_args=COMPILE_ARGS, optional=True),
 ], cmdclass={"build_ext": OptionalBuildExt})

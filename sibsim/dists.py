@@ -32,15 +32,47 @@ class _Lazy:
 
 special = _Lazy()
 
+try:  # the compiled normal quantile (sibsim/_normal.c), bit for bit scipy.special.ndtri
+    from . import _normal
+except ImportError:  # not built: scipy's, same numbers
+    _normal = None
+
+
+def ndtri(u) -> np.ndarray:
+    """The standard normal quantile of each of ``u``: equal bit for bit to ``scipy.special.ndtri``
+    (the reference, used when sibsim/_normal.c was not built), without importing scipy."""
+    u = np.asarray(u, dtype=np.float64)
+    if _normal is None:
+        return special.ndtri(u)
+    if not u.flags.c_contiguous:
+        u = u.copy(order="C")
+    out = np.empty_like(u)
+    _normal.ndtri(u, out)
+    return out[()] if out.ndim == 0 else out
+
+
 _TAIL = 1e-6  # beyond these quantiles the inverse CDF is computed exactly
 # special.ndtri(_TAIL) and special.ndtri(1 - _TAIL), written out exactly (tests/test_startup.py checks them)
 _Z_ENDS = (-4.753424308822899, 4.753424308817087)
 _Z = np.linspace(*_Z_ENDS, 1 << 13)  # table grid, in normal scores
 
 
+def _compute_beta_table(a: float, b: float) -> np.ndarray:
+    return special.betaincinv(a, b, special.ndtr(_Z))
+
+
 @functools.lru_cache(maxsize=256)
 def _beta_table(a: float, b: float) -> np.ndarray:
-    return special.betaincinv(a, b, special.ndtr(_Z))
+    """Beta(a, b)'s quantiles at the normal scores ``_Z``: from this process's memory, else from the
+    table cache on disk (:mod:`sibsim.tables`, so a run need not import scipy), else computed by scipy."""
+    from .tables import cached
+
+    return cached(f"beta {a!r} {b!r} on {_Z_ENDS!r} x {len(_Z)}", len(_Z),
+                  lambda: _compute_beta_table(a, b), check=_is_quantile_table)
+
+
+def _is_quantile_table(x: np.ndarray) -> bool:
+    return bool(np.all((x >= 0) & (x <= 1)) and np.all(np.diff(x) >= 0))
 
 
 def beta_ppf(a: float, b: float, u: np.ndarray) -> np.ndarray:
@@ -53,7 +85,7 @@ def beta_ppf(a: float, b: float, u: np.ndarray) -> np.ndarray:
     error is far below Monte Carlo error (tests hold it against scipy).
     """
     u = np.asarray(u, dtype=float)
-    x = np.interp(special.ndtri(u), _Z, _beta_table(float(a), float(b)))
+    x = np.interp(ndtri(u), _Z, _beta_table(float(a), float(b)))
     tails = (u < _TAIL) | (u > 1 - _TAIL)
     if tails.any():
         x[tails] = special.betaincinv(a, b, u[tails])
@@ -292,7 +324,7 @@ class Normal(_Prior):
         if self.sd == 0:
             return np.full(u.shape, self.mean_)
         if self.low is None and self.high is None:
-            return self.mean_ + self.sd * special.ndtri(u)
+            return self.mean_ + self.sd * ndtri(u)
         from scipy import stats  # imported on use: it is slow to import
 
         a, b = self._ab()
@@ -341,7 +373,7 @@ class LogNormal(_Prior):
 
     def ppf(self, u):
         mu, s = self._musigma()
-        return np.exp(mu + s * special.ndtri(np.asarray(u, dtype=float)))
+        return np.exp(mu + s * ndtri(np.asarray(u, dtype=float)))
 
     @property
     def mean(self):
@@ -463,7 +495,7 @@ def apply_copula(u: np.ndarray, chol: np.ndarray | None) -> np.ndarray:
     """
     if chol is None:
         return u
-    x = special.ndtri(np.clip(u, 1e-16, 1 - 1e-16))
+    x = ndtri(np.clip(u, 1e-16, 1 - 1e-16))
     z = np.zeros_like(x)
     for j in range(x.shape[1]):  # z = x @ chol.T term by term: a trial's draws must not depend on its batch
         z += x[:, j, None] * chol[:, j]

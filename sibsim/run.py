@@ -22,11 +22,10 @@ PATH_TRIALS = 2_000  # trials whose per-period cash flows are kept for fan chart
 
 
 def versions() -> dict[str, str]:
-    import scipy
-
     from . import __version__
+    from .tables import scipy_version  # read from scipy's files: a run need not import scipy
 
-    return {"sibsim": __version__, "numpy": np.__version__, "scipy": scipy.__version__}
+    return {"sibsim": __version__, "numpy": np.__version__, "scipy": scipy_version()}
 
 
 def _frozen(d: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:

@@ -32,6 +32,12 @@ from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# sibsim's table cache (sibsim/tables.py) in a directory of this test process, not the user's ~/.cache;
+# subprocesses the tests start inherit it.
+if "SIBSIM_CACHE_DIR" not in os.environ:
+    os.environ["SIBSIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="sibsim-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SIBSIM_CACHE_DIR"], True)
+
 # No test may depend on wall-clock speed: hypothesis's deadline and its too-slow health check are timings,
 # off for every test (a test's own @settings inherits this profile for what it does not set).
 settings.register_profile("sibsim", deadline=None, suppress_health_check=[HealthCheck.too_slow])
