@@ -38,3 +38,16 @@ def tiny(**over) -> dict:
 
 def scenario(d: dict):
     return validate(copy.deepcopy(d))
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr of ``sibsim argv``, run in this process (argparse's own errors exit
+    via SystemExit); arguments may be paths or numbers."""
+    from sibsim.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -22,6 +22,8 @@ import yaml
 
 from sibsim.cli import main
 
+from helpers import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
 PARAMS = [
@@ -35,16 +37,6 @@ REQUIRED_METRICS = [
 ]
 SUMMARY_FIELDS = {"mean", "std", "mcse", "p5", "p50", "p95", "nan"}
 TRIALS = 300
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of ``sibsim argv`` (argparse's own errors exit via SystemExit)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def files_under(path: Path) -> list[Path]:

@@ -19,26 +19,17 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from sibsim import indigo
-from sibsim.cli import main
 from sibsim.errors import UsageError
 from sibsim.store import open_store, runs
 from sibsim.store.models import REFERENCE_TABLES, RefImport
+
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
 INDIGO_EXPORT = Path(__file__).parent / "fixtures" / "indigo"  # a small CSV export (its README)
 TRIALS = 400
 BAD_PG = "postgresql+psycopg2://ann:s3cret@127.0.0.1:1/runs?connect_timeout=3"
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr of ``sibsim argv`` (argparse's own errors exit via SystemExit)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _fresh_pg_database(pg_url: str) -> str:

@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 
 import sibsim
 from sibsim import spec
-from sibsim.cli import main
 from sibsim.dists import Fixed, Normal
 from sibsim.engine import _check_int, sample_params
 from sibsim.errors import ScenarioError, SibsimError, UsageError
@@ -35,6 +34,8 @@ from sibsim.spec.base import PROBABILITY, Use, iter_uses
 from sibsim.spec.limits import TOLERANCE
 from sibsim.spec.model import Scenario
 from sibsim.spec.uses import mass_outside, prior_problem, uses_of
+
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -609,15 +610,6 @@ def test_library_errors_do_not_name_command_line_options():
 
 
 # ---------------------------------------------------------------- the command line
-
-
-def cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write(tmp_path, text: str, name="s.yaml") -> str:

@@ -13,23 +13,15 @@ from sqlalchemy import create_engine, text
 
 import sibsim
 from sibsim import outputs, spec, views
-from sibsim.cli import main
 from sibsim.store import open_store
 from sibsim.store.runs import parquet_bytes
+
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 LCF = ROOT / "scenarios" / "life_chances_fund.yaml"
 BENCH = ROOT / "scenarios" / "benchmark.yaml"
 INVESTOR = [o.name for o in outputs.DECLARED if o.party == "investor" and "<" not in o.name]
-
-
-def cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)

@@ -14,24 +14,16 @@ from openpyxl import load_workbook
 
 import sibsim
 from sibsim import outputs
-from sibsim.cli import main
 from sibsim.report import load_run, write_pdf, write_xlsx
 from sibsim.report.excel import SHEETS
 from sibsim.report.pdf import fmt
+
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 LCF = str(ROOT / "scenarios" / "life_chances_fund.yaml")
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
 TRIALS = 600
-
-
-def cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sibsim.cli import main
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 LCF = str(ROOT / "scenarios" / "life_chances_fund.yaml")
 PB = str(ROOT / "scenarios" / "peterborough.yaml")
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_voi_writes_evpi_per_wtp_and_evppi_per_parameter(tmp_path, capsys):
