@@ -245,7 +245,7 @@ def _run(sc, params, *, trials, seed, finance, obs, chunk, from_period) -> Run:
                models={name: ModelResult(name, r["metrics"], r["indicators"]) for name, r in models.items()})
 
 
-KEY_CHANGES = ("investor_loss", "provider_shortfall", "insolvency", "contract_cap_reached")
+KEY_CHANGES = ("investor_loss", "provider_shortfall", "insolvency", "contract_cap_reached", "terminated_early")
 
 
 @dataclass(frozen=True)

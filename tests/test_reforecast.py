@@ -312,4 +312,5 @@ def test_reforecast_applies_early_termination(sc):
     np.testing.assert_allclose(ended.run.metrics["remaining_outcome_payments"],
                                free.run.paths["outcome_payments"][:, 4:13].sum(axis=1))
     np.testing.assert_allclose(ended.run.metrics["termination_period"], 12)
+    assert ended.changes()["sib"]["P(terminated_early)"] == {"before": 1.0, "after": 1.0}
     assert ended.run.metrics["outcome_payments"].mean() < free.run.metrics["outcome_payments"].mean() - 1
