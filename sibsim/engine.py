@@ -73,21 +73,30 @@ class Contract:
     extra: dict
 
 
-def contract(sc: Scenario, params: dict, d: draw.BlockDraws, *, seed: int, a: int, b: int) -> Contract:
+def contract(sc: Scenario, params: dict, d: draw.BlockDraws, *, seed: int, a: int, b: int,
+             participants: Scenario | None = None, splice=None) -> Contract:
     """The layers before finance for the chunk of ``d`` holding trials ``a .. b-1``: delivery -> cohort ->
-    payments (rate card, measured) -> delivery costs -> early termination. Shared by the engine, readiness and
-    portfolios, so a construct added here reaches them all."""
+    payments (rate card, measured) -> delivery costs -> early termination. Shared by the engine, readiness,
+    portfolios and re-forecasts, so a construct added here reaches them all.
+
+    ``params``: (d.n,) draws of every parameter (the engine's from :func:`sample_params`, or given).
+    Re-forecasts (:mod:`sibsim.reforecasting`) also pass ``participants``, the scenario of the participant
+    pass (``sc`` with payment counts kept), and ``splice(cohort, rate, pay, costs) -> (cohort, pay, costs)``
+    (``rate``: the rate card's payments alone), which puts the observed past in before early termination."""
     extra = {}
+    who = sc if participants is None else participants
     if sc.delivery is not None:
         starts, engaged, extra = _delivery(sc, params, seed, a, b, d.first_block)
-        cohort = simulate_cohort(sc, params, d, delivery_starts=starts, delivery_engaged=engaged)
+        cohort = simulate_cohort(who, params, d, delivery_starts=starts, delivery_engaged=engaged)
     else:
-        cohort = simulate_cohort(sc, params, d)
-    pay = rate_card(sc, params, cohort)
+        cohort = simulate_cohort(who, params, d)
+    pay = rate = rate_card(sc, params, cohort)
     measured = ({}, {})
     if sc.measurement is not None:  # payments on measured improvement (docs/model.md s.6, sibsim.measure)
         pay, *measured = add_measured(sc, params, cohort, d, pay)
     costs = delivery_cost(sc, params, cohort)
+    if splice is not None:  # a re-forecast's observed past (sibsim.reforecasting)
+        cohort, pay, costs = splice(cohort, rate, pay, costs)
     end, stopped = None, ({}, {})
     if sc.termination is not None:  # early termination (docs/model.md s.8.3, sibsim.termination)
         end = contract_end(sc, d.n, measured[0])

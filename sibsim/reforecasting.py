@@ -5,8 +5,9 @@
 1. the posterior of the named parameters given the observations
    (:mod:`sibsim.posterior`, likelihood in :mod:`sibsim.likelihood`);
 2. ``trials`` parameter vectors resampled from it, and for each a whole trial
-   of the contract simulated by the engine's own layers (cohorts, payments,
-   measurement) on the run's usual random streams;
+   of the contract simulated by the engine's own layers
+   (:func:`sibsim.engine.contract`: cohorts, payments, measurement, delivery
+   costs, early termination) on the run's usual random streams;
 3. the observed past spliced in: for periods before ``until``, observed starts
    and engaged replace the trial's (so delivery costs follow them), observed
    outcome counts replace the trial's counts by period of achievement (paid
@@ -15,12 +16,17 @@
    after it), and observed payments replace the trial's payments of those
    periods; volume caps and the contract cap are then applied to the spliced
    flow, so caps consumed by the past limit the future; observed capital drawn
-   (a SIB drawing as needed) fixes those periods' delivery cost plus fee;
-4. every finance model evaluated on the spliced costs and payments, exactly as
+   (a SIB drawing as needed) fixes those periods' delivery cost plus fee
+   (a hook of :func:`sibsim.engine.contract`, run before termination);
+4. early termination (:mod:`sibsim.termination`) applied to the spliced costs
+   and payments as in a run: nothing is spent or paid after a trial's
+   contract end, and the SIB settles then;
+5. every finance model evaluated on those costs and payments, exactly as
    in a run.
 
 The same construction without step 3, on prior draws and the same random
-streams, is the prior forecast it is compared with. Limits: the future
+streams, is the prior forecast it is compared with (given the same parameter
+draws, it is the engine's run, number for number). Limits: the future
 outcomes of participants who started before ``until`` are drawn given the
 posterior parameters, not given each participant's own history (aggregate
 counts do not identify it), which widens the forecast a little; a measured
@@ -40,13 +46,12 @@ import numpy as np
 
 from . import draw
 from . import finance as fin
-from .cohorts import simulate_cohort, value
+from .cohorts import value
 from .errors import UsageError
 from .finance.cashflows import delivery_cost
-from .measure import add_measured
 from .metrics import per_trial, summarise
 from .observe import Observations, counting_scenario, read_observations
-from .payments import Payments, _cap_cumulative, _volume_capped, rate_card
+from .payments import Payments, _cap_cumulative, _volume_capped
 from .posterior import Posterior, posterior, resample
 from .run import ModelResult, PATH_TRIALS, Run, _nan_to_none, versions
 from .spec import Scenario, load
@@ -143,12 +148,27 @@ def _fixed_costs(sc, params, costs, obs: Observations | None) -> np.ndarray:
     return out
 
 
+def _splicer(sc, params, obs: Observations):
+    """The hook :func:`sibsim.engine.contract` calls before early termination: the observed past spliced into
+    the cohort (starts, engaged), the payments and the delivery costs (module doc, 3)."""
+    def splice(cohort, rate, pay, costs):
+        treated, achieved = _splice_payments(sc, params, cohort, obs, pay.treated - rate.treated)
+        starts, eng = _splice_people(sc, cohort, obs)
+        cohort = dataclasses.replace(cohort, starts=starts, engaged_starts=eng)
+        costs = _fixed_costs(sc, params, delivery_cost(sc, params, cohort), obs)
+        return cohort, Payments(treated, pay.counterfactual, achieved, pay.outcomes_cf), costs
+
+    return splice
+
+
 def simulate_given(sc: Scenario, params: dict[str, np.ndarray], *, seed: int, a: int, b: int,
                    finance: tuple[str, ...] = (), obs: Observations | None = None, from_period: int = 0) -> dict:
     """Per-trial results of trials ``a .. b-1`` with the given (b - a,) parameter draws; with ``obs``,
-    the observed past spliced in. The engine's layers on its own random streams (sibsim.engine).
+    the observed past spliced in. The engine's own layers (:func:`sibsim.engine.contract`: cohort, payments,
+    measurement, delivery costs, early termination) on its own random streams: without ``obs``, trial ``i``
+    has the numbers of ``simulate(sc, seed=seed)`` given the same parameter draws.
     ``remaining_public_cost`` and ``remaining_outcome_payments`` count periods from ``from_period`` on."""
-    from .engine import _delivery
+    from .engine import contract
 
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
     d = draw.BlockDraws(seed, b0, b1 - b0)
@@ -159,34 +179,27 @@ def simulate_given(sc: Scenario, params: dict[str, np.ndarray], *, seed: int, a:
         x[off:off + (b - a)] = v
         full[k] = x
     P = full
-    extra = {}
-    counting = counting_scenario(sc)
-    if sc.delivery is not None:
-        st, en, extra = _delivery(sc, P, seed, a, b, b0)
-        cohort = simulate_cohort(counting, P, d, delivery_starts=st, delivery_engaged=en)
-    else:
-        cohort = simulate_cohort(counting, P, d)
-    pay0 = rate_card(sc, P, cohort)
-    measured = (np.zeros_like(pay0.treated), {}, {})
-    if sc.measurement is not None:
-        paym, mm, mind = add_measured(sc, P, cohort, d, pay0)
-        measured = (paym.treated - pay0.treated, mm, mind)
-        pay0 = paym
-    treated, achieved = _splice_payments(sc, P, cohort, obs, measured[0])
-    starts, eng = _splice_people(sc, cohort, obs)
-    costs = delivery_cost(sc, P, dataclasses.replace(cohort, starts=starts, engaged_starts=eng))
-    costs = _fixed_costs(sc, P, costs, obs)
-    pay = Payments(treated, pay0.counterfactual, achieved, pay0.outcomes_cf)
-    m, ind = per_trial(sc, params=P, pay=pay, costs=costs, starts=starts, engaged_starts=eng)
-    m.update(measured[1])
-    ind.update(measured[2])
-    per_model, vfm, cf = fin.evaluate(sc, P, costs=costs, payments=treated, models=finance, outcomes=pay)
+    if obs is None:
+        c = contract(sc, P, d, seed=seed, a=a, b=b)
+    else:  # counts by period are needed to splice observed outcomes in
+        c = contract(sc, P, d, seed=seed, a=a, b=b, participants=counting_scenario(sc), splice=_splicer(sc, P, obs))
+    pay, costs, end = c.pay, c.costs, c.end
+    treated = pay.treated
+    m, ind = per_trial(sc, params=P, pay=pay, costs=costs, starts=c.cohort.starts,
+                       engaged_starts=c.cohort.engaged_starts)
+    m.update(c.measured[0])
+    ind.update(c.measured[1])
+    m.update(c.stopped[0])
+    ind.update(c.stopped[1])
+    ends = {} if end is None else {"end_period": end}
+    per_model, vfm, cf = fin.evaluate(sc, P, costs=costs, payments=treated, models=finance, outcomes=pay, **ends)
     ind.update(vfm)
-    m.update(extra)
+    m.update(c.extra)
     U = from_period
     m["remaining_outcome_payments"] = treated[:, U:].sum(axis=1)
     for name, (mm, _) in per_model.items():  # what the public purse still pays from period U on, per model
-        flows = cf if name == sc.finance.model else fin.model_flows(name, sc, P, costs=costs, payments=treated)
+        flows = cf if name == sc.finance.model else fin.model_flows(name, sc, P, costs=costs, payments=treated,
+                                                                    **ends)
         mm["remaining_public_cost"] = 0.0 - (flows["commissioner"][:, U:] + flows["outcome_fund"][:, U:]).sum(axis=1)
     sl = slice(off, off + (b - a))
 
@@ -232,7 +245,7 @@ def _run(sc, params, *, trials, seed, finance, obs, chunk, from_period) -> Run:
                models={name: ModelResult(name, r["metrics"], r["indicators"]) for name, r in models.items()})
 
 
-KEY_CHANGES = ("investor_loss", "provider_shortfall", "insolvency", "contract_cap_reached")
+KEY_CHANGES = ("investor_loss", "provider_shortfall", "insolvency", "contract_cap_reached", "terminated_early")
 
 
 @dataclass(frozen=True)

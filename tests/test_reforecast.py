@@ -244,3 +244,73 @@ def test_volume_cap_consumed_by_observed_outcomes():
     del d["rate_card"]["cap_per_outcome"]
     free = reforecast(validate(d), obs, trials=200, seed=1, draws=300)
     assert free.run.metrics["remaining_outcome_payments"].min() > 0
+
+
+def _terminated(at_period: int):
+    d = benchmark_dict()
+    d["termination"] = {"at_period": at_period}
+    return validate(d)
+
+
+@pytest.mark.parametrize("name", ["benchmark", "terminated", "rikers"])
+def test_prior_forecast_is_the_engine_run(sc, name):
+    """Without observations, on the engine's own parameter draws, the re-forecast is the engine's run number
+    for number (rikers: early termination on a failed measurement point), whatever the chunk."""
+    from sibsim.reforecasting import _run
+
+    s = {"benchmark": sc, "terminated": _terminated(9), "rikers": sibsim.load(ROOT / "scenarios" / "rikers.yaml")}[name]
+    run = sibsim.simulate(s, trials=600, seed=3, finance=("pbr",))
+    got = _run(s, run.params, trials=600, seed=3, finance=("pbr",), obs=None, chunk=250, from_period=0)
+    for group in ("metrics", "indicators", "paths"):
+        mine = getattr(got, group)
+        for k, v in getattr(run, group).items():
+            np.testing.assert_array_equal(mine[k], v, err_msg=f"{group} {k}")
+    for k, v in run.model("pbr").metrics.items():
+        np.testing.assert_array_equal(got.model("pbr").metrics[k], v, err_msg=f"pbr {k}")
+    if name != "benchmark":
+        assert run.indicators["terminated_early"].any()
+        np.testing.assert_array_equal(got.metrics["termination_period"], run.metrics["termination_period"])
+
+
+def test_prior_forecast_agrees_with_the_engine_on_its_own_draws(sc, rf):
+    """The re-forecast's prior forecast (the posterior's prior particles) is the engine's forecast within
+    Monte Carlo error."""
+    run = sibsim.simulate(sc, trials=3000, seed=1)
+    for k in ("outcome_payments", "delivery_cost", "investor_net_gain"):
+        a, b = rf.prior_run.metrics[k], run.metrics[k]
+        se = np.sqrt(a.var() / a.size + b.var() / b.size)
+        assert abs(a.mean() - b.mean()) < 4 * se, k
+
+
+def test_reforecast_applies_early_termination(sc):
+    """A contract ended at period 5 and observed to the horizon: every trial is the engine's trial (nothing
+    spent or paid after the end, the SIB settled then). With capital drawn not observed (delivery costs follow
+    the observed starts), and observed to period 4 with the end at 12, the re-forecast is the one without the
+    termination clause cut at the end."""
+    import dataclasses
+
+    T = sc.horizon_periods
+    cut = _terminated(5)
+    s = synthesize(cut, truth={"job_entry_uplift": 0.15}, until=T, seed=9)
+    r = reforecast(cut, s.observations, trials=200, seed=3, draws=500)
+    for k in ("outcome_payments", "delivery_cost", "investor_net_gain", "investor_drawdowns", "termination_period"):
+        np.testing.assert_allclose(r.run.metrics[k], s.final[k], rtol=1e-9, err_msg=k)
+    assert r.run.indicators["terminated_early"].all()
+    live = np.arange(T) <= 5
+    obs = dataclasses.replace(s.observations, capital_drawn=np.full(T, np.nan))
+    ended = reforecast(cut, obs, trials=200, seed=3, draws=500)
+    free = reforecast(sc, obs, trials=200, seed=3, draws=500)  # the same past, no termination clause
+    np.testing.assert_allclose(ended.run.paths["delivery_cost"], np.where(live, free.run.paths["delivery_cost"], 0))
+    assert (free.run.metrics["delivery_cost"] > ended.run.metrics["delivery_cost"] + 1).all()
+
+    obs = synthesize(sc, truth={"job_entry_uplift": 0.15}, until=4, seed=9).observations
+    free = reforecast(sc, obs, trials=300, seed=2, draws=400)
+    ended = reforecast(_terminated(12), obs, trials=300, seed=2, draws=400)
+    live = np.arange(T) <= 12
+    for p in ("outcome_payments", "delivery_cost"):
+        np.testing.assert_allclose(ended.run.paths[p], np.where(live, free.run.paths[p], 0.0), err_msg=p)
+    np.testing.assert_allclose(ended.run.metrics["remaining_outcome_payments"],
+                               free.run.paths["outcome_payments"][:, 4:13].sum(axis=1))
+    np.testing.assert_allclose(ended.run.metrics["termination_period"], 12)
+    assert ended.changes()["sib"]["P(terminated_early)"] == {"before": 1.0, "after": 1.0}
+    assert ended.run.metrics["outcome_payments"].mean() < free.run.metrics["outcome_payments"].mean() - 1

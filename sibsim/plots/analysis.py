@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ..errors import UsageError
-from .runs import COLOURS, _format_axis, _kind as _declared_kind, _metric, as_runs, currency_symbol, metric_label, money
+from .base import COLOURS, _format_axis, _kind as _declared_kind, _metric, as_runs, currency_symbol, metric_label, money
 
 
 def _kind(metric: str) -> str:

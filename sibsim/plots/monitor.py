@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .runs import COLOURS, _format_axis, currency_symbol
+from .base import COLOURS, _format_axis, currency_symbol
 
 PRIOR_COLOUR, POST_COLOUR, OBS_COLOUR = "#999999", COLOURS[0], "#000000"
 

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .runs import COLOURS, _SYMBOL, money
+from .base import COLOURS, _SYMBOL, money
 
 from ..readiness import MODEL_LABELS
 

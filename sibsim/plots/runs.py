@@ -9,177 +9,28 @@ arrays, and ``paths`` for fan charts (see :class:`sibsim.run.Run`).
 
 Percentiles in fan charts are across the trials whose per-period cash is kept
 (``Run.paths``, at most 2,000), so bands are pointwise, not whole paths.
+
+The shared helpers (colours, party names, money and number formats, run
+labels) live in :mod:`sibsim.plots.base` and the evidence figures (prior
+density, reference class) in :mod:`sibsim.plots.evidence`; both are
+re-exported here, so every ``sibsim.plots.runs`` name keeps working.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .. import outputs
 from ..errors import UsageError
-
-COLOURS = ("#1f5f8b", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#666666")
-
-PARTIES = {
-    "investor": "Investors",
-    "commissioner": "Commissioner",
-    "outcome_fund": "Outcomes fund",
-    "provider": "Provider",
-    "intermediary": "Intermediary",
-    "guarantor": "Guarantor",
-    "lender": "Lender",
-    "delivery": "Delivery",
-}
-# Run.paths also holds these two totals; they mirror the commissioner's and delivery's cash
-TOTALS = {"outcome_payments": "Outcome payments", "delivery_cost": "Delivery cost"}
-
-_SYMBOL = {"GBP": "£", "USD": "$", "EUR": "€"}
-_PERIOD = {"month": "Month", "quarter": "Quarter", "year": "Year"}
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def metric_label(metric: str) -> str:
-    """The output's label from its declaration (:func:`sibsim.outputs.label`)."""
-    return outputs.label(metric)
-
-
-_KIND = {"currency": "money", "share": "share", "probability": "share", "rate_per_year": "rate",
-         "multiple": "ratio", "count": "count", "periods": "count"}
-
-
-def _kind(metric: str) -> str:
-    """Tick format of an output's axis, from its declared unit."""
-    return _KIND.get(outputs.unit(metric), "number")
-
-
-def currency_symbol(run) -> str:
-    """£, $ or € for the run's scenario currency, else its code and a space ("DKK ")."""
-    code = getattr(getattr(run, "scenario", None), "currency", "") or ""
-    return _SYMBOL.get(code, f"{code} " if code else "")
-
-
-def money(x: float, symbol: str = "£") -> str:
-    """Compact money: £1.25m, £350k, -£4,000."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    sign, a = ("-" if x < 0 and abs(x) >= 0.5 else ""), abs(x)
-    if a >= 1e6:
-        return f"{sign}{symbol}{a / 1e6:.2f}m"
-    if a >= 1e4:
-        return f"{sign}{symbol}{a / 1e3:.0f}k"
-    return f"{sign}{symbol}{a:,.0f}"
-
-
-def readable(x: float, digits: int = 4) -> str:
-    """A number for people: thousands separators, at most ``digits`` significant digits (19,360; 0.35; 1.2e-05)."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    a = abs(x)
-    if a >= 1e15 or a < 1e-4:
-        return f"{x:.{digits - 1}g}"
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(a))))
-    text = f"{x:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-class MoneyFormatter(Formatter):
-    """Money tick labels whose precision follows the tick spacing.
-
-    The unit (m, k or units) is chosen from the largest tick and the decimals
-    from the step between ticks, so that neighbouring ticks never read the
-    same ("£0, £0, £0" on an axis from 0 to 0.6 becomes "£0.0, £0.2, ...").
-    A single value (the cursor) is written by :func:`money`.
-    """
-
-    def __init__(self, symbol: str = "£"):
-        self.symbol = symbol
-        self._fmt = None
-
-    def set_locs(self, locs):
-        super().set_locs(locs)
-        locs = np.asarray([v for v in locs if np.isfinite(v)], dtype=float)
-        if locs.size == 0:
-            self._fmt = None
-            return
-        big = float(np.abs(locs).max())
-        div, suffix = (1e6, "m") if big >= 1e6 else (1e3, "k") if big >= 1e4 else (1.0, "")
-        scaled = locs / div
-        # the fewest decimals that write every tick exactly (0.25 needs 2), at most 6
-        decimals = next((d for d in range(7) if np.allclose(scaled * 10**d, np.round(scaled * 10**d),
-                                                            rtol=0, atol=1e-6 * max(1.0, 10**d))), 6)
-        self._fmt = (div, suffix, decimals)
-
-    def __call__(self, x, pos=None):
-        if self._fmt is None or pos is None:
-            return money(x, self.symbol)
-        div, suffix, decimals = self._fmt
-        v = x / div
-        if abs(v) < 0.5 * 10 ** -decimals:
-            v = 0.0
-        sign = "-" if v < 0 else ""
-        return f"{sign}{self.symbol}{abs(v):,.{decimals}f}{suffix}"
-
-
-def _format_axis(axis, kind: str, symbol: str) -> None:
-    if kind in ("rate", "share"):
-        axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    elif kind == "money":
-        axis.set_major_formatter(MoneyFormatter(symbol))
-
-
-def ordinal(x: float) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 22nd, ... of a rounded number."""
-    n = int(round(x))
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def run_label(run) -> str:
-    sc = getattr(run, "scenario", None)
-    name = getattr(sc, "name", "run")
-    return f"{name} (seed {getattr(run, 'seed', '?')}, {getattr(run, 'trials', '?'):,} trials)"
-
-
-def as_runs(run_or_runs) -> dict[str, object]:
-    """``label -> run`` from a run, a sequence of runs or a mapping."""
-    if hasattr(run_or_runs, "metrics"):
-        return {run_label(run_or_runs): run_or_runs}
-    if isinstance(run_or_runs, Mapping):
-        return dict(run_or_runs)
-    if isinstance(run_or_runs, Sequence):
-        out: dict[str, object] = {}
-        for r in run_or_runs:
-            label = run_label(r)
-            k = 2
-            while label in out:
-                label, k = f"{run_label(r)} #{k}", k + 1
-            out[label] = r
-        return out
-    raise UsageError(f"expected a Run, a list of runs or a mapping label -> Run; got {type(run_or_runs).__name__}")
-
-
-def _metric(run, metric: str) -> np.ndarray:
-    if metric in run.metrics:
-        return np.asarray(run.metrics[metric], dtype=float)
-    if metric in run.indicators:
-        return np.asarray(run.indicators[metric], dtype=float)
-    raise UsageError(f"metric {metric!r} is not in this run; metrics: {', '.join(sorted(run.metrics))}")
-
-
-def to_png(fig: Figure, *, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+from .base import (  # noqa: F401  (re-exported: sibsim.plots.runs is the figures' front door)
+    _KIND, _PERIOD, _SYMBOL, COLOURS, PARTIES, TOTALS, MoneyFormatter, _format_axis, _kind, _metric, as_runs,
+    currency_symbol, metric_label, money, ordinal, readable, run_label, to_png,
+)
+from .evidence import _CURRENCY_OF, _REFERENCE_LABELS, prior_density, reference_class  # noqa: F401
 
 
 # ---------------------------------------------------------------- distributions
@@ -417,111 +268,6 @@ def acceptability(runs, *, figsize=None) -> Figure:
     ax.set_xlabel("Willingness to pay per additional outcome")
     ax.set_ylabel("Probability")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    return fig
-
-
-# ---------------------------------------------------------------- priors
-
-
-def prior_density(prior, *, name: str | None = None, n: int = 2000, bins: int = 30, figsize=(2.6, 1.4)) -> Figure:
-    """A small histogram of a prior, drawn from ``prior.ppf`` on a uniform grid of ``n`` points.
-
-    The grid ``(j + 0.5) / n`` gives the quantiles exactly, so the picture is
-    the same on every call; a line marks the mean. A fixed value is one line.
-    """
-    u = (np.arange(n) + 0.5) / n
-    x = np.asarray(prior.ppf(u), dtype=float)
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot()
-    mean, sd = float(prior.mean), float(np.sqrt(max(prior.variance, 0.0)))
-    if np.ptp(x) == 0:
-        ax.axvline(x[0], color=COLOURS[0], lw=2)
-        ax.set_xlim(x[0] - 1 if x[0] == 0 else x[0] * 0.5, x[0] + 1 if x[0] == 0 else x[0] * 1.5)
-        title = f"fixed at {readable(x[0])}"
-    else:
-        ax.hist(x, bins=bins, density=True, color=COLOURS[0], alpha=0.75)
-        ax.axvline(mean, color="black", lw=1)
-        title = f"mean {readable(mean, 3)}, sd {readable(sd, 3)}"
-    ax.set_title(title if name is None else f"{name}: {title}", fontsize=7)
-    ax.set_yticks([])
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: readable(v, 3)))
-    ax.tick_params(labelsize=6)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    return fig
-
-
-# ---------------------------------------------------------------- reference class
-
-_REFERENCE_LABELS = {
-    "capital": "Capital raised",
-    "max_outcome_payments": "Maximum outcome payments",
-    "participants": "Participants",
-    "price_per_outcome": "Price per outcome (median of rate card)",
-    "duration_years": "Duration (years)",
-}
-# column of local amounts -> the column naming their currency (sibsim.indigo's tidy projects table)
-_CURRENCY_OF = {
-    "capital_raised_local": "currency",
-    "max_outcome_payments_local": "max_outcome_payments_currency",
-    "price_per_outcome_median_local": "rate_card_currency",
-}
-
-
-def reference_class(projects, position: Mapping[str, Mapping], *, figsize=None) -> Figure:
-    """Where a scenario sits among real impact bonds (INDIGO), one strip per quantity.
-
-    ``position`` is the result of :func:`sibsim.indigo.reference_class`
-    (value, percentile, n, column, currency per quantity); each panel shows
-    the reference projects as points on a log axis, their quartiles as a box
-    and the scenario as a red line with its percentile. Data: GO Lab INDIGO.
-    """
-    qs = list(position)
-    fig = Figure(figsize=figsize or (6.5, 1.35 * max(len(qs), 1) + 0.5), layout="constrained")
-    axes = fig.subplots(max(len(qs), 1), 1, squeeze=False)[:, 0]
-    rng = np.random.default_rng(0)  # jitter only: fixed so the picture is stable
-    for ax, q in zip(axes, qs):
-        pos = position[q]
-        col = pos["column"]
-        df = projects
-        cur = pos.get("currency")
-        if col in _CURRENCY_OF and cur:
-            df = df[df[_CURRENCY_OF[col]] == cur]
-        ref = np.asarray(df[col].astype(float).dropna(), dtype=float)
-        ref = ref[ref > 0]
-        if ref.size:
-            ax.scatter(ref, rng.uniform(-0.25, 0.25, ref.size), s=9, color=COLOURS[0], alpha=0.5,
-                       label="INDIGO projects")
-            q1, q2, q3 = np.percentile(ref, [25, 50, 75])
-            ax.fill_betweenx([-0.35, 0.35], q1, q3, color=COLOURS[0], alpha=0.15, lw=0,
-                             label="middle half (P25-P75)")
-            ax.plot([q2, q2], [-0.35, 0.35], color=COLOURS[0], lw=1.5, label="median project")
-            ax.set_xscale("log")
-            lo, hi = min(ref.min(), pos["value"]), max(ref.max(), pos["value"])
-            decades = np.log10(hi / lo) if lo > 0 else 10
-            # labelled ticks at 1, 2, 5 x 10^k on a short axis (else a log axis labels only its minor ticks, as
-            # "2x10^3"), at 10^k on a long one; minor ticks unlabelled
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades > 2.5 else (1.0, 2.0, 5.0)))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.axvline(pos["value"], color="#c0392b", lw=2, label="this scenario")
-        symbol = _SYMBOL.get(cur, f"{cur} ") if cur else None
-        ax.xaxis.set_major_formatter(FuncFormatter(
-            (lambda v, _, s=symbol: money(v, s)) if symbol is not None else (lambda v, _: readable(v, 3))))
-        unit = f" ({cur})" if cur else ""
-        pct = pos.get("percentile", np.nan)
-        where = f"scenario at {ordinal(pct)} percentile of {pos.get('n', ref.size)}" if np.isfinite(pct) else "no data"
-        ax.set_title(f"{_REFERENCE_LABELS.get(q, q)}{unit}: {where}", fontsize=8, loc="left")
-        ax.set_yticks([])
-        ax.set_ylim(-0.5, 0.5)
-        ax.tick_params(labelsize=7)
-    handles = {}
-    for ax in axes[: len(qs)]:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles),
-                   fontsize=7, frameon=False)
     return fig
 
 

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ..decision import APPRAISAL
 from ..errors import UsageError
-from .runs import COLOURS, money
+from .base import COLOURS, money
 
 _SYMBOL = {"GBP": "£", "USD": "$", "EUR": "€"}
 
