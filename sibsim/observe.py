@@ -358,7 +358,7 @@ def capital_drawn(sc, params, costs: np.ndarray) -> np.ndarray:
 
 def counting_scenario(sc, *, lag: int | None = None, every_outcome: bool = False):
     """``sc`` with every paid outcome counted by the participant pass (a volume cap no contract reaches;
-    ``every_outcome``: also those the per-participant cap cuts to zero, which it then leaves out) and,
+    ``every_outcome``: every outcome achieved, also those unpriced or cut to zero by the per-participant cap) and,
     if ``lag`` is given, that payment lag: counts by payment period are then counts by achievement period
     (``lag=0``). Used only to read counts; payments come from the scenario itself."""
     rc = sc.rate_card
@@ -366,6 +366,9 @@ def counting_scenario(sc, *, lag: int | None = None, every_outcome: bool = False
     upd = {"cap_per_outcome": caps}
     if every_outcome:  # a volume cap counts only payments the per-participant cap leaves above zero (model.md s.5)
         upd["cap_per_participant"] = None
+        # and only outcomes with a price above zero: a contract paying nothing per outcome (Rikers pays on
+        # measured bed days) still has outcomes to observe
+        upd["prices"] = {o.name: 1.0 for o in sc.outcomes}
     if lag is not None:
         upd["payment_lag_periods"] = lag
     return sc.model_copy(update={"rate_card": rc.model_copy(update=upd)})

@@ -236,3 +236,23 @@ def test_cli_reforecast_bad_file_exits_2(tmp_path, capsys):
     assert main(["reforecast", BENCHMARK, str(f), "--trials", "10"]) == 2
     err = capsys.readouterr().err
     assert "line 4, column job_entry" in err and "Traceback" not in err
+
+
+def test_unpriced_outcomes_are_observed_and_inform_the_posterior():
+    # Rikers pays on measured bed days, nothing per outcome: its readmissions are still observed, and the
+    # posterior's readmission rate p0 * (1 - reduction) moves from the prior's towards the truth's
+    from sibsim.posterior import posterior
+
+    rk = sibsim.load(str(ROOT / "scenarios" / "rikers.yaml"))
+    truth = {"readmitted_p0": 0.45, "bed_days_reduction": 0.1}
+    s = synthesize(rk, truth=truth, until=8, seed=1)
+    assert s.observations.counts.sum() > 1000  # 6,000 starters by period 8, about 40% readmitted
+    p = posterior(rk, s.observations, draws=2000, seed=1)
+    rate = p.params["readmitted_p0"] * (1 - p.params["bed_days_reduction"])
+    prior_rate = p.prior["readmitted_p0"] * (1 - p.prior["bed_days_reduction"])
+    true_rate = 0.45 * 0.9
+    post_mean = float(np.sum(p.weights * rate))
+    post_sd = float(np.sqrt(np.sum(p.weights * (rate - post_mean) ** 2)))
+    assert abs(post_mean - true_rate) < 3 * post_sd + 0.005
+    assert post_sd < 0.5 * float(np.std(prior_rate))
+    assert abs(post_mean - true_rate) < abs(float(np.mean(prior_rate)) - true_rate)
