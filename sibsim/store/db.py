@@ -135,6 +135,27 @@ def _locked(e: exc.DBAPIError) -> bool:
     return "database is locked" in msg or "database is busy" in msg or code in ("40001", "40P01")
 
 
+FAULT_HOLD_SAVE = "SIBSIM_FAULT_HOLD_SAVE"
+
+
+def _fault_hold(session: Session) -> None:
+    """Fault-injection hook; it exists for the fault tests (tests/test_faults_save.py) and does nothing
+    unless the environment variable ``SIBSIM_FAULT_HOLD_SAVE`` names a file (the gate) that exists.
+
+    Then, inside the open write transaction and after its rows have been sent to the database (flushed,
+    not committed), it creates ``<gate>.ready`` and waits until the gate is removed (the save then commits)
+    or the process is signalled: a test can deliver SIGINT, SIGTERM or SIGKILL at exactly that moment
+    without sleeping on the clock.
+    """
+    gate = os.environ.get(FAULT_HOLD_SAVE)
+    if not gate or not os.path.exists(gate):
+        return
+    session.flush()
+    Path(gate + ".ready").touch()
+    while os.path.exists(gate):
+        time.sleep(0.01)
+
+
 def in_transaction(engine: Engine, fn: Callable[[Session], T], *, write: bool = True,
                    retries: int = 8) -> T:
     """Run ``fn(session)`` in one transaction: committed if it returns, rolled
@@ -144,7 +165,10 @@ def in_transaction(engine: Engine, fn: Callable[[Session], T], *, write: bool = 
     for attempt in range(retries + 1):
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
-                return fn(session)
+                result = fn(session)
+                if write and FAULT_HOLD_SAVE in os.environ:
+                    _fault_hold(session)
+                return result
         except exc.DBAPIError as e:
             if not _locked(e) or attempt == retries:
                 raise
