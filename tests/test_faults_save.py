@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, text
 
 from helpers import fresh_pg_database, gone
 from sibsim.store import open_store
-from sibsim.store.db import FAULT_HOLD_SAVE, resolve_url
+from sibsim.store.db import BUSY_TIMEOUT_MS, FAULT_HOLD_SAVE, resolve_url
 from sibsim.store.models import Base
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,6 +273,88 @@ def test_the_hook_is_inert_without_its_gate(tmp_path, monkeypatch):
     assert not (tmp_path / "absent.ready").exists()
     with open_store(db) as s:
         assert len(s.list_runs()) == 1
+
+
+# ---------------------------------------------------------------- a signal while a save waits for a lock
+
+
+@contextmanager
+def _locked(db: str):
+    """Hold the lock a save needs: SQLite's write lock, or on PostgreSQL an EXCLUSIVE lock on ``runs`` (reads
+    go on; an INSERT waits)."""
+    if "://" not in db:
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        return
+    engine = create_engine(resolve_url(db))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("LOCK TABLE runs IN EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def _waiting_for_the_lock(db: str, pid: int):
+    """A sign that the command waits for the lock: on PostgreSQL a backend of the base waits on a lock; on
+    SQLite the process has the file open (it connects, then asks for the write lock)."""
+    if "://" not in db:
+        target = os.path.realpath(db)
+
+        def has_file() -> bool:
+            try:
+                return any(os.path.realpath(f.path) == target for f in psutil.Process(pid).open_files())
+            except psutil.Error:
+                return False
+
+        return has_file
+
+    def waits() -> bool:
+        with _reading(db) as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar_one() > 0
+
+    return waits
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_signal_while_a_save_waits_for_a_lock(tmp_path, db, how):
+    """Ctrl-C or SIGTERM reach a save that waits for another writer's lock: it stops at once (not when the lock
+    is released, nor after SQLite's 30 s busy timeout), saves nothing, and a rerun saves."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with open_store(db):
+        pass
+    before = _intact(db)
+    argv = _argv("run", db, out)
+    with _locked(db):
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True, cwd=out)
+        try:
+            _wait_for(p, _waiting_for_the_lock(db, p.pid), "a save waiting for the lock")
+            _signal(p, how)
+            t0 = time.monotonic()
+            _, err = p.communicate(timeout=WAIT)  # the lock is still held: the command must not wait for it
+            took = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert (p.returncode, err) == EXPECT[how]
+    # a hang guard rather than a speed bound: SQLite would have held the signal for its whole 30 s busy wait
+    assert took < BUSY_TIMEOUT_MS / 1000 / 2
+    assert _session_left(p.pid) == [] and _leftovers(out) == []
+    assert _intact(db) == before
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=out, timeout=WAIT * 2)
+    assert again.returncode == 0, again.stderr
+    assert _intact(db) == {k: v + COMMANDS["run"].get(k, 0) for k, v in before.items()}
 
 
 # ---------------------------------------------------------------- the portfolio's pools
