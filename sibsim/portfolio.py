@@ -344,12 +344,18 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
     if scheduler is not None:
         from .sweep import _client  # noqa: PLC2701  (the one Dask connection helper)
 
+        from .sweep import _kill_local_workers  # noqa: PLC2701
+
         client, closers = _client(scheduler, workers)
+        finished = False
         try:
             futs = [client.submit(_run_range, pf, scenarios, seed, a, b, pure=False) for a, b in ranges]
             for a, res in client.gather(futs):
                 parts[a] = res
+            finished = True
         finally:
+            if not finished and scheduler == "local":  # an error, Ctrl-C or SIGTERM: stop the workers now
+                _kill_local_workers(closers[-1])
             for c in closers:
                 c.close()
     elif workers is None or workers == 1 or len(ranges) == 1:
@@ -361,9 +367,21 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork")) as ex:
+        from .procs import bound_workers, stop_pool_processes, worker_init
+
+        workers = bound_workers(workers)
+        # as the engine's pool (sibsim.procs): workers ignore Ctrl-C and die with this process
+        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
+                                 initializer=worker_init, initargs=(os.getpid(),))
+        try:
             for a, res in ex.map(_run_range, *zip(*[(pf, scenarios, seed, a, b) for a, b in ranges])):
                 parts[a] = res
+        except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now, not after the queued chunks
+            procs = list((getattr(ex, "_processes", None) or {}).values())
+            ex.shutdown(wait=False, cancel_futures=True)
+            stop_pool_processes(procs)
+            raise
+        ex.shutdown(wait=True)
     order = sorted(parts)
     cat = {k: np.concatenate([parts[a][k] for a in order]) for k in parts[order[0]]}
     return PortfolioRun(portfolio=pf, seed=seed, trials=trials, years=_years(pf, scenarios),

@@ -277,7 +277,12 @@ def _client(scheduler, workers: int | None):
         n = bound_workers(workers) if workers else cores()
         with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
+        try:
+            client = Client(cluster)
+        except BaseException:  # an error, Ctrl-C or SIGTERM while connecting: leave no worker behind
+            _kill_local_workers(cluster)
+            cluster.close()
+            raise
         return client, [client, cluster]
     try:
         client = Client(scheduler, timeout="10s")

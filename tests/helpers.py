@@ -51,3 +51,28 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# ---------------------------------------------------------------- fault tests (test_faults.py, test_faults_save.py)
+
+
+def fresh_pg_database(pg_url: str) -> str:
+    """The URL of a new, empty database on the test server of ``pg_url`` (the ``pg_url`` fixture)."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+
+def gone(children, timeout: float = 5.0) -> list[int]:
+    """Pids of the recorded ``psutil`` children still alive after ``timeout`` seconds."""
+    import psutil
+
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    return [c.pid for c in alive if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

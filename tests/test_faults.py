@@ -17,16 +17,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import psutil
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 import sibsim
+from helpers import fresh_pg_database as _fresh_pg_database
+from helpers import gone as _gone
 from sibsim.cli import main
 from sibsim.errors import SibsimWarning, UsageError
 from sibsim.store import open_store
@@ -49,15 +50,6 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 @pytest.fixture(autouse=True)
 def _no_env_db(monkeypatch):
     monkeypatch.delenv("SIBSIM_DB", raising=False)
-
-
-def _fresh_pg_database(pg_url: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -92,12 +84,6 @@ def _start_and_wait(argv: list[str], journal: Path) -> tuple[subprocess.Popen, l
         time.sleep(0.05)
     children = psutil.Process(p.pid).children(recursive=True)
     return p, children
-
-
-def _gone(children: list[psutil.Process], timeout: float = 5.0) -> list[int]:
-    """Pids of the recorded children still alive after ``timeout`` seconds."""
-    _, alive = psutil.wait_procs(children, timeout=timeout)
-    return [c.pid for c in alive if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
 
 def _store_intact(db: str) -> None:

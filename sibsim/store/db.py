@@ -101,6 +101,10 @@ def create_store_engine(url: URL, *, wal: bool = True, creator=None) -> Engine:
             )
             _sqlite_events(engine, wal=wal)
         else:
+            if url.get_driver_name() == "psycopg2":
+                import psycopg2.extensions
+
+                psycopg2.extensions.set_wait_callback(_wait_interruptibly)
             engine = create_engine(url, pool_pre_ping=True)
     except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as e:
         raise describe_error(url, e, "unsupported URL") from None
@@ -125,14 +129,105 @@ def _sqlite_events(engine: Engine, *, wal: bool) -> None:
     def _on_begin(conn):
         # a deferred transaction that later writes can fail at once with
         # SQLITE_BUSY; writers take the lock up front and wait for it instead
-        write = conn.get_execution_options().get("sibsim_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if conn.get_execution_options().get("sibsim_write", False):
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+LOCK_POLL_MS = 100  # SQLite: the longest a signal waits while a writer waits for the write lock
+
+
+def _begin_immediate(conn) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``BUSY_TIMEOUT_MS`` for the write lock in busy waits of
+    ``LOCK_POLL_MS`` with Python in between: SQLite's busy wait is in C, where Ctrl-C and SIGTERM would wait
+    for its end (30 s) instead of stopping the command."""
+    import sqlite3
+
+    raw = conn.connection.dbapi_connection
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    raw.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e).lower() and "busy" not in str(e).lower():
+                    break  # any other error: raised below, as SQLAlchemy reports it
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: its error is a DBAPIError (in_transaction retries)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+CANCEL_WAIT = 5.0  # PostgreSQL: seconds to wait for the server's answer to a cancelled query
+
+
+def _wait_interruptibly(conn) -> None:
+    """psycopg2's wait callback for the store: a query is waited for in ``select()``, where Ctrl-C and SIGTERM
+    reach Python at once (psycopg2's own wait is in C: they would wait for the server's answer, for ever if the
+    query waits for a lock). On a signal the query is cancelled on the server, its answer awaited for at most
+    ``CANCEL_WAIT`` seconds, and the signal's exception raised; psycopg2 then closes the connection, so the
+    transaction is rolled back by the server, never committed half-way."""
+    import select
+
+    from psycopg2.extensions import POLL_OK, POLL_READ
+
+    signalled: BaseException | None = None
+    deadline = 0.0
+    while True:
+        try:
+            state = conn.poll()
+            if state == POLL_OK:
+                break
+            wait = None
+            if signalled is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    break
+            fd = [conn.fileno()]
+            select.select(fd, [], [], wait) if state == POLL_READ else select.select([], fd, [], wait)
+        except Exception:
+            if signalled is None:
+                raise
+            break  # the cancelled query's error: the signal's exception goes on
+        except BaseException as e:  # KeyboardInterrupt, Terminated (SIGTERM)
+            if signalled is not None:
+                raise
+            signalled, deadline = e, time.monotonic() + CANCEL_WAIT
+            try:
+                conn.cancel()
+            except Exception:  # noqa: BLE001  (cannot reach the server: the connection is closed anyway)
+                pass
+    if signalled is not None:
+        raise signalled
 
 
 def _locked(e: exc.DBAPIError) -> bool:
     msg = str(getattr(e, "orig", e)).lower()
     code = getattr(getattr(e, "orig", None), "pgcode", None)
     return "database is locked" in msg or "database is busy" in msg or code in ("40001", "40P01")
+
+
+FAULT_HOLD_SAVE = "SIBSIM_FAULT_HOLD_SAVE"
+
+
+def _fault_hold(session: Session) -> None:
+    """Fault-injection hook; it exists for the fault tests (tests/test_faults_save.py) and does nothing
+    unless the environment variable ``SIBSIM_FAULT_HOLD_SAVE`` names a file (the gate) that exists.
+
+    Then, inside the open write transaction and after its rows have been sent to the database (flushed,
+    not committed), it creates ``<gate>.ready`` and waits until the gate is removed (the save then commits)
+    or the process is signalled: a test can deliver SIGINT, SIGTERM or SIGKILL at exactly that moment
+    without sleeping on the clock.
+    """
+    gate = os.environ.get(FAULT_HOLD_SAVE)
+    if not gate or not os.path.exists(gate):
+        return
+    session.flush()
+    Path(gate + ".ready").touch()
+    while os.path.exists(gate):
+        time.sleep(0.01)
 
 
 def in_transaction(engine: Engine, fn: Callable[[Session], T], *, write: bool = True,
@@ -144,7 +239,10 @@ def in_transaction(engine: Engine, fn: Callable[[Session], T], *, write: bool = 
     for attempt in range(retries + 1):
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
-                return fn(session)
+                result = fn(session)
+                if write and FAULT_HOLD_SAVE in os.environ:
+                    _fault_hold(session)
+                return result
         except exc.DBAPIError as e:
             if not _locked(e) or attempt == retries:
                 raise
