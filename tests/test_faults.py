@@ -27,8 +27,8 @@ from sqlalchemy import text
 
 import sibsim
 from helpers import fresh_pg_database as _fresh_pg_database
+from helpers import cli
 from helpers import gone as _gone
-from sibsim.cli import main
 from sibsim.errors import SibsimWarning, UsageError
 from sibsim.store import open_store
 
@@ -36,15 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
 POINTS = 16  # 8 chunks of 2 points over 2 workers: the first journal line comes well before the end
 WAIT = 180  # generous: the machine may be busy; never a bound on speed
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)
