@@ -67,7 +67,12 @@ class NotKept(Mapping):
 
 @dataclass
 class Moments:
-    """Count, mean and M2 of the finite values; NaN and infinite values counted apart."""
+    """Count, mean and M2 of the finite values; NaN and infinite values counted apart.
+
+    Fed with :meth:`add`, values are taken about ``shift`` (the first chunk's mean), so that the means
+    merged are small beside the spread and their difference loses nothing (a metric of 1e9 +- 1 keeps
+    its sd to rounding).
+    """
 
     n: int = 0  # finite values
     mean: float = 0.0
@@ -75,6 +80,16 @@ class Moments:
     nan: int = 0
     pos_inf: int = 0
     neg_inf: int = 0
+    shift: float = 0.0
+
+    def add(self, x) -> None:
+        """Merge the values ``x`` (the next chunk, in trial order)."""
+        x = np.asarray(x, dtype=float)
+        if self.n == 0 and self.shift == 0.0:
+            fin = x[np.isfinite(x)]
+            if fin.size:
+                self.shift = float(fin.mean())
+        self.merge(Moments.of(x - self.shift) if self.shift else Moments.of(x))
 
     @classmethod
     def of(cls, x) -> "Moments":
@@ -117,7 +132,7 @@ class Moments:
         if self.pos_inf or self.neg_inf:
             mean = math.nan if self.pos_inf and self.neg_inf else (math.inf if self.pos_inf else -math.inf)
             return mean, (math.nan if k > 1 else 0.0)
-        return self.mean, (math.sqrt(self.m2 / (k - 1)) if k > 1 else 0.0)
+        return self.shift + self.mean, (math.sqrt(self.m2 / (k - 1)) if k > 1 else 0.0)
 
 
 def summary_of(m: Moments, sample: np.ndarray | None) -> dict[str, float]:
@@ -157,8 +172,8 @@ def _columns(part: dict) -> dict[tuple, np.ndarray]:
 @dataclass(frozen=True)
 class Reservoir:
     """A uniform sample of a run's trials (sorted by trial): ``trial`` their indices, then the arrays
-    of :class:`sibsim.run.Run` (``metrics``, ``indicators``, ``params``) and ``models`` (model ->
-    (metrics, indicators) of that model's own outputs)."""
+    of :class:`sibsim.run.Run` (``metrics`` and ``indicators``: shared and the own model's; ``params``)
+    and ``models`` (model -> (metrics, indicators) of that model's own outputs)."""
 
     size: int
     trial: np.ndarray
@@ -191,15 +206,14 @@ class Summary:
                 c[0] += int(np.count_nonzero(v))
                 c[1] += v.size
             elif key[0] != "params":
-                self.moments.setdefault(key, Moments()).merge(Moments.of(v))
+                self.moments.setdefault(key, Moments()).add(v)
         own = {k: v for k, v in part["models"].get(self.own, {}).get("metrics", {}).items()}
         for m, r in part["models"].items():
             if m == self.own:
                 continue
             for k, v in r["metrics"].items():
                 if k in own:
-                    self.diffs.setdefault((m, k), Moments()).merge(
-                        Moments.of(np.asarray(v, float) - np.asarray(own[k], float)))
+                    self.diffs.setdefault((m, k), Moments()).add(np.asarray(v, float) - np.asarray(own[k], float))
         keys = reservoir_keys(self.seed, a, b)
         sel = np.flatnonzero(keys < self._threshold)
         if sel.size:
@@ -225,12 +239,13 @@ class Summary:
         if self._buf:
             self._trim()
         trial, _, cols = self._buf[0] if self._buf else (np.empty(0, np.int64), None, {})
-        res = Reservoir(self.size, trial, {k[1]: v for k, v in cols.items() if k[0] == "metrics"},
-                        {k[1]: v for k, v in cols.items() if k[0] == "indicators"},
-                        {k[1]: v for k, v in cols.items() if k[0] == "params"},
-                        {m: ({k[3]: v for k, v in cols.items() if k[:3] == ("models", m, "metrics")},
-                             {k[3]: v for k, v in cols.items() if k[:3] == ("models", m, "indicators")})
-                         for m in dict.fromkeys(k[1] for k in cols if k[0] == "models")})
+        per_model = {m: ({k[3]: v for k, v in cols.items() if k[:3] == ("models", m, "metrics")},
+                         {k[3]: v for k, v in cols.items() if k[:3] == ("models", m, "indicators")})
+                     for m in dict.fromkeys(k[1] for k in cols if k[0] == "models")}
+        mine = per_model.get(self.own, ({}, {}))
+        res = Reservoir(self.size, trial, {**{k[1]: v for k, v in cols.items() if k[0] == "metrics"}, **mine[0]},
+                        {**{k[1]: v for k, v in cols.items() if k[0] == "indicators"}, **mine[1]},
+                        {k[1]: v for k, v in cols.items() if k[0] == "params"}, per_model)
         shared = ({k[1]: summary_of(m, cols.get(k)) for k, m in self.moments.items() if k[0] == "metrics"},
                   {k[1]: probability_of(*c) for k, c in self.counts.items() if k[0] == "indicators"})
         models = {}
