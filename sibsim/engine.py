@@ -143,15 +143,16 @@ _I32 = np.iinfo(np.int32)
 
 
 def compact(name: str, v: np.ndarray) -> np.ndarray:
-    """A count (or period) metric as int32 when every value is a whole number in int32's range (float64
-    otherwise): 4 bytes a trial instead of 8, and the same number (int32 -> float64 is exact)."""
+    """A count (or period) metric as int32 when every value is a whole number in int32's range that int32
+    gives back bit for bit (float64 otherwise): 4 bytes a trial instead of 8, and the same number."""
     if unit(name) not in _INTEGRAL_UNITS or not v.size:
         return v
     lo, hi = v.min(), v.max()  # NaN propagates: the comparisons below fail
     if not (_I32.min <= lo and hi <= _I32.max):
         return v
     i = v.astype(np.int32)
-    return i if np.array_equal(i, v) else v
+    # bit for bit: a -0.0 (an outcome to reduce that did not change: 0 * -1) stays float, as the CSV writes it
+    return i if np.array_equal(i.astype(np.float64).view(np.int64), v.view(np.int64)) else v
 
 
 def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):

@@ -255,3 +255,17 @@ def test_cli_keep_summary_json(capsys, tmp_path):
     assert rec["keep"] == "summary" and rec["reservoir"]["size"] == 500 and rec["trials"] == 3000
     assert rec["probabilities"]["investor_loss"]["p"] == sibsim.simulate(
         BENCHMARK, trials=3000, seed=1, workers=1).probabilities()["investor_loss"]["p"]
+
+
+@pytest.mark.parametrize("name", ["peterborough.yaml", "rikers.yaml", "benchmark.yaml"])
+def test_compact_counts_write_the_same_csv(monkeypatch, name):
+    """Integers where they give back every bit: a -0.0 (an outcome to reduce that did not change) stays float."""
+    import sibsim.engine as engine
+
+    sc = sibsim.load(ROOT / "scenarios" / name)
+    kw = dict(trials=1_500, seed=3, chunk=400, workers=1, finance=["sib", "pbr", "fee", "hybrid"])
+    compact = sibsim.simulate(sc, **kw)
+    monkeypatch.setattr(engine, "compact", lambda k, v: v)
+    plain = sibsim.simulate(sc, **kw)
+    assert any(v.dtype == np.int32 for v in compact.metrics.values())
+    assert compact.to_frame().to_csv() == plain.to_frame().to_csv()
