@@ -29,12 +29,13 @@ from .procs import bound_workers, cores, stop_pool_processes, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
-from .outputs import check_run_outputs as check_outputs
+from .outputs import check_run_outputs as check_outputs, unit
 from .measure import add_measured
 from .payments import rate_card
 from .run import PATH_TRIALS, ModelResult, Run, versions
 from .termination import contract_end, stop
 from .spec import Scenario, load
+from .summaries import KEEP, RESERVOIR_SIZE, Summary
 
 DEFAULT_CHUNK = 5_000
 PARALLEL_FROM = 20_000
@@ -128,11 +129,14 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
     def cut(d, dtype=None):
         return {k: np.ascontiguousarray(v[sl], dtype=dtype) for k, v in d.items()}
 
+    def counts(d):  # counts kept as the integers they are (issue 15: memory), other metrics as float64
+        return {k: compact(k, v) for k, v in cut(d, float).items()}
+
     out = {
-        "metrics": cut(m, float),
+        "metrics": counts(m),
         "indicators": cut(ind),
         "params": cut(params),
-        "models": {name: {"metrics": cut(mm, float), "indicators": cut(mi)} for name, (mm, mi) in per_model.items()},
+        "models": {name: {"metrics": counts(mm), "indicators": cut(mi)} for name, (mm, mi) in per_model.items()},
         "paths": {},
     }
     if a < PATH_TRIALS:
@@ -141,6 +145,23 @@ def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, 
         out["paths"]["outcome_payments"] = pay.treated[keep].copy()
         out["paths"]["delivery_cost"] = costs[keep].copy()
     return out
+
+
+_INTEGRAL_UNITS = ("count", "periods")
+_I32 = np.iinfo(np.int32)
+
+
+def compact(name: str, v: np.ndarray) -> np.ndarray:
+    """A count (or period) metric as int32 when every value is a whole number in int32's range that int32
+    gives back bit for bit (float64 otherwise): 4 bytes a trial instead of 8, and the same number."""
+    if unit(name) not in _INTEGRAL_UNITS or not v.size:
+        return v
+    lo, hi = v.min(), v.max()  # NaN propagates: the comparisons below fail
+    if not (_I32.min <= lo and hi <= _I32.max):
+        return v
+    i = v.astype(np.int32)
+    # bit for bit: a -0.0 (an outcome to reduce that did not change: 0 * -1) stays float, as the CSV writes it
+    return i if np.array_equal(i.astype(np.float64).view(np.int64), v.view(np.int64)) else v
 
 
 def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
@@ -196,7 +217,8 @@ def _check_int(name: str, v, lo: int, limit: str | None = None) -> int:
 
 
 def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: int | None = None,
-             workers: int | None = None, progress=False, finance: tuple[str, ...] | list[str] = ()) -> Run:
+             workers: int | None = None, progress=False, finance: tuple[str, ...] | list[str] = (),
+             keep: str = "all", reservoir: int = RESERVOIR_SIZE) -> Run:
     """Run ``trials`` Monte Carlo trials of ``scenario`` with ``seed``.
 
     ``chunk`` bounds memory (trials computed at once, default 5,000);
@@ -205,6 +227,10 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     progress bar once a run has taken more than two seconds; a callable is
     called instead as ``progress(trials_done, trials)`` after each chunk (the app's bar). ``finance`` names
     other finance models to run on the same draws (see :data:`sibsim.finance.MODELS`).
+
+    ``keep="summary"`` keeps no per-trial results: summaries are streamed chunk by chunk and a uniform
+    sample of ``reservoir`` trials is kept for the percentiles (:mod:`sibsim.summaries`); the draws, and
+    every mean, sd and probability, are those of ``keep="all"``.
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     trials = _check_int("trials", trials, 1, "trials")
@@ -213,6 +239,10 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
     if unknown:
         raise UsageError(f"finance model {unknown[0]!r} is not known; models: {', '.join(fin.MODELS)}")
     seed = _check_int("seed", seed, 0)
+    if keep not in KEEP:
+        raise UsageError(f"keep must be one of {', '.join(map(repr, KEEP))}; got {keep!r}")
+    reservoir = _check_int("reservoir", reservoir, 1)
+    summary = Summary(seed, trials, sc.finance.model, reservoir) if keep == "summary" else None
     events = sc.delivery is not None and _delivery_engine() == "simpy"  # slow events: smaller chunks, parallel sooner
     chunk = _check_int("chunk", (DELIVERY_CHUNK if events else DEFAULT_CHUNK) if chunk is None else chunk, 1, "chunk")
     if workers is None:
@@ -237,13 +267,18 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             for k, v in d.items():
                 if k not in dest:
                     dest[k] = np.empty(trials, dtype=v.dtype)
+                elif v.dtype != dest[k].dtype and np.result_type(v, dest[k]) != dest[k].dtype:
+                    dest[k] = dest[k].astype(float)  # a count that was whole numbers no longer is (exact)
                 dest[k][a:b] = v
 
-        for group in ("metrics", "indicators", "params"):
-            into(out.setdefault(group, {}), part[group])
-        for name, res in part["models"].items():
-            for group in ("metrics", "indicators"):
-                into(models.setdefault(name, {}).setdefault(group, {}), res[group])
+        if summary is not None:
+            summary.add(part, a, b)  # streamed: nothing per trial kept but the reservoir's sample
+        else:
+            for group in ("metrics", "indicators", "params"):
+                into(out.setdefault(group, {}), part[group])
+            for name, res in part["models"].items():
+                for group in ("metrics", "indicators"):
+                    into(models.setdefault(name, {}).setdefault(group, {}), res[group])
         for k, v in part["paths"].items():
             paths.setdefault(k, []).append(v)
         if bar:
@@ -282,6 +317,10 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
         ex.shutdown(wait=True)
     if bar:
         bar.close()
+    if summary is not None:
+        return Run.summarised(sc, seed=seed, trials=trials, stats=summary.finish(),
+                              paths={k: np.concatenate(v) for k, v in paths.items()},
+                              engine_seconds=time.perf_counter() - t0, versions=versions())
     own = models[sc.finance.model]
     return Run(scenario=sc, seed=seed, trials=trials, metrics={**out["metrics"], **own["metrics"]},
                indicators={**out.get("indicators", {}), **own["indicators"]},

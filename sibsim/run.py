@@ -17,6 +17,7 @@ import numpy as np
 from .metrics import SUMMARY_STATS, probability, summarise
 from .outputs import FORMAT, column, is_model_output
 from .spec import Scenario
+from .summaries import NotKept, not_kept
 
 PATH_TRIALS = 2_000  # trials whose per-period cash flows are kept for fan charts
 
@@ -29,6 +30,8 @@ def versions() -> dict[str, str]:
 
 
 def _frozen(d: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    if isinstance(d, NotKept):
+        return d
     for v in d.values():
         v.flags.writeable = False
     return MappingProxyType(dict(d))
@@ -39,11 +42,13 @@ class ModelResult:
     """One finance model's per-trial results (see :meth:`Run.model`): plain names, declared in :mod:`sibsim.outputs`.
 
     An output the model does not have (investor IRR under fee for service) is absent, not zero.
+    ``stats``: (metric summaries, probabilities) of a summary-only run, whose arrays are not kept.
     """
 
     name: str
     metrics: Mapping[str, np.ndarray]
     indicators: Mapping[str, np.ndarray]
+    stats: tuple | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "metrics", _frozen(self.metrics))
@@ -55,12 +60,16 @@ class ModelResult:
 
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, float]]:
+        if self.stats is not None:
+            return self.stats[0]
         return {k: summarise(v) for k, v in self.metrics.items()}
 
     def metric_summaries(self) -> dict[str, dict[str, float]]:
         return {k: dict(v) for k, v in self._summaries.items()}
 
     def probabilities(self) -> dict[str, dict[str, float]]:
+        if self.stats is not None:
+            return {k: dict(v) for k, v in self.stats[1].items()}
         return {k: probability(v) for k, v in self.indicators.items()}
 
 
@@ -68,13 +77,16 @@ class ModelResult:
 class Run:
     """The result of ``simulate``.
 
-    metrics: name -> (trials,) float64 per-trial metric: the outputs shared by
-        every finance model plus the scenario's own model's
+    metrics: name -> (trials,) per-trial metric: the outputs shared by every finance model plus the
+        scenario's own model's; float64, counts int32 when every value is a whole number
     indicators: name -> (trials,) bool, likewise; their means are the run's probabilities
     models: finance model -> :class:`ModelResult` of that model's own outputs
         (the scenario's own first); :meth:`model` adds the shared ones
     params: parameter name -> (trials,) drawn value
     paths: party -> (min(trials, 2000), periods) float64 net cash per period (own model)
+    kept: "all", or "summary" for a run of ``simulate(..., keep="summary")``: its ``metrics``,
+        ``indicators`` and ``params`` hold names only (reading an array raises), its summaries come
+        from ``stats`` (:class:`sibsim.summaries.Stats`) and :attr:`reservoir` is a uniform sample of trials
     """
 
     scenario: Scenario
@@ -88,6 +100,23 @@ class Run:
     versions: Mapping[str, str] = field(default_factory=dict)
     finance_models: tuple[str, ...] = ()
     models: Mapping[str, ModelResult] = field(default_factory=dict)
+    kept: str = "all"
+    stats: object = None
+
+    @classmethod
+    def summarised(cls, scenario: Scenario, *, seed: int, trials: int, stats, **kw) -> "Run":
+        """A summary-only run (``keep="summary"``) from its :class:`sibsim.summaries.Stats`."""
+        own = scenario.finance.model
+        shared, mine = stats.shared, stats.models[own]
+        models = {m: ModelResult(m, NotKept(ms), NotKept(ps), stats=(ms, ps)) for m, (ms, ps) in stats.models.items()}
+        return cls(scenario=scenario, seed=seed, trials=trials, metrics=NotKept([*shared[0], *mine[0]]),
+                   indicators=NotKept([*shared[1], *mine[1]]), params=NotKept(stats.params), models=models,
+                   kept="summary", stats=stats, **kw)
+
+    @property
+    def reservoir(self):
+        """A summary-only run's uniform sample of trials (:class:`sibsim.summaries.Reservoir`); None otherwise."""
+        return None if self.stats is None else self.stats.reservoir
 
     def __post_init__(self):
         for name in ("metrics", "indicators", "params", "paths"):
@@ -103,17 +132,22 @@ class Run:
         object.__setattr__(self, "finance_models", tuple(models))
 
     def __repr__(self) -> str:
-        return f"Run({self.scenario.name!r}, trials={self.trials}, seed={self.seed})"
+        tail = ", kept='summary'" if self.kept == "summary" else ""
+        return f"Run({self.scenario.name!r}, trials={self.trials}, seed={self.seed}{tail})"
 
     @property
     def shared_metrics(self) -> Mapping[str, np.ndarray]:
         """Per-trial metrics that do not depend on the finance model (participants, outcomes, payments owed)."""
         own = self.models[self.finance_models[0]].metrics
+        if self.kept == "summary":
+            return NotKept(k for k in self.metrics if k not in own)
         return MappingProxyType({k: v for k, v in self.metrics.items() if k not in own})
 
     @property
     def shared_indicators(self) -> Mapping[str, np.ndarray]:
         own = self.models[self.finance_models[0]].indicators
+        if self.kept == "summary":
+            return NotKept(k for k in self.indicators if k not in own)
         return MappingProxyType({k: v for k, v in self.indicators.items() if k not in own})
 
     def model(self, name: str) -> ModelResult:
@@ -127,20 +161,33 @@ class Run:
         if name == self.finance_models[0]:
             return self._own
         r = self.models[name]
+        if self.kept == "summary":
+            ms, ps = self.stats.shared
+            return ModelResult(name, NotKept([*self.shared_metrics, *r.metrics]),
+                               NotKept([*self.shared_indicators, *r.indicators]),
+                               stats=({**ms, **r.stats[0]}, {**ps, **r.stats[1]}))
         return ModelResult(name, {**self.shared_metrics, **r.metrics}, {**self.shared_indicators, **r.indicators})
 
     @functools.cached_property
     def _own(self) -> ModelResult:
+        if self.kept == "summary":
+            return ModelResult(self.finance_models[0], self.metrics, self.indicators,
+                               stats=(self._summaries, self.probabilities()))
         return ModelResult(self.finance_models[0], self.metrics, self.indicators)
 
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, float]]:
+        if self.kept == "summary":
+            return {**self.stats.shared[0], **self.stats.models[self.finance_models[0]][0]}
         return {k: summarise(v) for k, v in self.metrics.items()}  # a Run never changes: compute once
 
     def metric_summaries(self) -> dict[str, dict[str, float]]:
         return {k: dict(v) for k, v in self._summaries.items()}
 
     def probabilities(self) -> dict[str, dict[str, float]]:
+        if self.kept == "summary":
+            own = self.stats.models[self.finance_models[0]][1]
+            return {k: dict(v) for k, v in {**self.stats.shared[1], **own}.items()}
         return {k: probability(v) for k, v in self.indicators.items()}
 
     def summary(self):
@@ -151,12 +198,16 @@ class Run:
 
     def per_trial(self) -> dict[str, np.ndarray]:
         """Every per-trial output in one flat mapping: shared and own model under plain names, other models'
-        under ``<model>:<name>`` (:func:`sibsim.outputs.column`); what the evidence base stores."""
-        cols = dict(self.metrics)
+        under ``<model>:<name>`` (:func:`sibsim.outputs.column`); what the evidence base stores.
+        Counts held as integers are given as float64, as they were computed (the CSV and the store unchanged)."""
+        if self.kept == "summary":
+            raise not_kept("per_trial")
+        cols = {k: v.astype(float) if v.dtype.kind in "iu" else v for k, v in self.metrics.items()}
         cols.update(self.indicators)
         for name in self.finance_models[1:]:
             r = self.models[name]
-            cols.update({column(name, k): v for d in (r.metrics, r.indicators) for k, v in d.items()})
+            cols.update({column(name, k): v.astype(float) if v.dtype.kind in "iu" else v
+                         for d in (r.metrics, r.indicators) for k, v in d.items()})
         return cols
 
     def to_frame(self):
@@ -172,9 +223,11 @@ class Run:
 
         scenario, seed, trials, versions, ``metrics`` and ``probabilities`` (shared
         outputs and the scenario's own model's), timing, ``finance_models`` and
-        ``models``: ``{name: {"metrics", "probabilities"}}`` of each model's own outputs.
+        ``models``: ``{name: {"metrics", "probabilities"}}`` of each model's own outputs; ``keep``
+        ("all" or "summary") and, for a summary-only run, ``reservoir`` (its size and how the
+        percentiles were obtained).
         """
-        return {
+        out = {
             "format": FORMAT,
             "scenario": {
                 "name": self.scenario.name,
@@ -187,11 +240,15 @@ class Run:
             "finance_models": list(self.finance_models),
             "metrics": self.metric_summaries(),
             "probabilities": self.probabilities(),
-            "models": {name: {"metrics": {k: dict(self._summaries[k]) if name == self.finance_models[0]
-                                          else summarise(v) for k, v in r.metrics.items()},
+            "models": {name: {"metrics": ({k: dict(self._summaries[k]) for k in r.metrics}
+                                          if name == self.finance_models[0] else r.metric_summaries()),
                               "probabilities": r.probabilities()} for name, r in self.models.items()},
             "timing": {"engine_seconds": self.engine_seconds},
+            "keep": self.kept,
         }
+        if self.kept == "summary":
+            out["reservoir"] = self.stats.describe()
+        return out
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The JSON text of :meth:`to_dict` (NaN written as null); also written to ``path`` if given."""

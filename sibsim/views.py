@@ -167,6 +167,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 def model_differences(run, names=("public_cost", "commissioner_cost", "provider_surplus", "provider_min_cash")):
     """``{model: {name: paired_difference(own, model)}}``: each other model against the scenario's own."""
+    if getattr(run, "kept", "all") == "summary":  # streamed over every trial (sibsim.summaries)
+        diffs = run.stats.differences
+        return {m: {k: dict(diffs[m][k]) for k in names if k in diffs.get(m, {})} for m in run.finance_models[1:]}
     own = run.model(run.finance_models[0])
     out = {}
     for m in run.finance_models[1:]:

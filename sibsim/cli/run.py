@@ -104,6 +104,7 @@ def cmd_run(args) -> int:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
     from .report import check_outputs
 
+    check_keep(args)
     check_outputs(args)
     sc = load_scenario(args)
     if getattr(args, "save", False):
@@ -112,15 +113,51 @@ def cmd_run(args) -> int:
         check_save_args(sc, args)  # a tag, note or name the store would refuse fails now, not after the run
         check_store(args)  # a wrong database fails before the simulation, not after
     finance = [f.strip() for f in (args.finance or "").split(",") if f.strip()]
+    keep = getattr(args, "keep", "all")
+    more = {"keep": keep, "reservoir": args.reservoir} if keep == "summary" else {}
     run = sibsim.simulate(sc, trials=args.trials, seed=args.seed, chunk=args.chunk, workers=args.workers,
-                          progress=sys.stderr.isatty() or args.progress, finance=finance)
+                          progress=sys.stderr.isatty() or args.progress, finance=finance, **more)
     if not args.quiet:
         cur = sc.currency
         print(f"{printable(sc.name)}: {run.trials:,} trials, seed {run.seed}, {run.engine_seconds:.2f} s "
               f"(amounts in {cur})")
         print(summary_table(run))
+        if run.kept == "summary":
+            print(keep_note(run))
     save_then_write(run, args)
     return 0
+
+
+def check_keep(args) -> None:
+    """``--keep summary`` keeps no per-trial results: what needs them is refused before anything is simulated."""
+    if getattr(args, "keep", "all") != "summary":
+        if getattr(args, "reservoir", None) is not None:
+            raise UsageError("--reservoir is the sample a --keep summary run keeps; give --keep summary with it")
+        return
+    if args.reservoir is None:
+        from ..summaries import RESERVOIR_SIZE
+
+        args.reservoir = RESERVOIR_SIZE
+    if args.reservoir < 1:
+        raise UsageError(f"--reservoir must be at least 1; got {args.reservoir}")
+    for opt, why in (("csv", "writes one row per trial"), ("save", "stores every trial in the evidence base"),
+                     ("xlsx", "reads every trial (its charts and tables)"),
+                     ("pdf", "reads every trial (its charts and tables)")):
+        if getattr(args, opt, None):
+            raise UsageError(f"--{opt} {why}; --keep summary keeps summaries only: use --keep all (the default) "
+                             f"with --{opt}")
+
+
+def keep_note(run) -> str:
+    """What a summary-only run's table rests on (``--keep summary``)."""
+    st = run.stats
+    if st.exact_percentiles:
+        return (f"(--keep summary: every figure from all {run.trials:,} trials; the reservoir of {st.size:,} "
+                "holds them all, so P5/P50/P95 are exact)")
+    return (f"(--keep summary: means, mcse, undefined counts and probabilities from all {run.trials:,} trials; "
+            f"P5/P50/P95 from a uniform sample of {st.size:,} trials, each within about "
+            f"{100 * (0.05 * 0.95 / st.size) ** 0.5:.2f} (P5, P95) and {100 * (0.25 / st.size) ** 0.5:.2f} (P50) "
+            "percentage points of rank)")
 
 
 def check_save_args(sc, args) -> None:
@@ -199,6 +236,11 @@ def register(sub) -> None:
                         "e.g. sib,pbr,fee,hybrid; prints a table by party and writes models: {...} in --json")
     p.add_argument("--chunk", type=int, help="trials computed at once (memory; results do not depend on it)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores for large runs)")
+    p.add_argument("--keep", choices=("all", "summary"), default="all",
+                   help="all (default): keep every trial's results; summary: keep running summaries and a "
+                        "uniform sample of trials (memory does not grow with --trials; no --csv or --save)")
+    p.add_argument("--reservoir", type=int, metavar="N",
+                   help="with --keep summary: trials kept for the percentiles (default 100,000)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.add_argument("--save", action="store_true", help="save the run in the evidence base and print its id")
