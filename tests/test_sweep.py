@@ -184,23 +184,26 @@ def test_cli_sweep_and_bad_names(tmp_path, capsys):
 
 @pytest.mark.parametrize("n, workers", [(1, 2), (4, 2), (20, 2), (640, 2), (7, 3), (5, 64)])
 def test_points_are_dispatched_in_contiguous_chunks(n, workers):
-    from sibsim.sweep import CHUNKS_PER_WORKER, chunks
+    from sibsim.dispatch import CHUNKS_PER_WORKER, chunks
 
     cs = chunks(n, workers)
     assert [i for c in cs for i in c] == list(range(n))  # every point once, in order
     assert len(cs) <= workers * CHUNKS_PER_WORKER
-    assert max(map(len, cs)) - min(map(len, cs)) <= max(map(len, cs)) // 2 + 1  # no straggler of a chunk
+    sizes = list(map(len, cs))
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)  # balanced, larger first
+    if n >= workers * CHUNKS_PER_WORKER:
+        assert len(cs) % workers == 0  # equal points fall equally on every worker
     if n >= 2 * workers * CHUNKS_PER_WORKER:
-        assert min(map(len, cs)) > 1  # many points a task, not one
+        assert min(sizes) > 1  # many points a task, not one
 
 
 def test_processes_get_chunks_of_points(sc, serial, monkeypatch):
-    import sibsim.sweep as sw
+    import sibsim.dispatch as dp
 
     seen = []
-    real = sw.chunks
-    monkeypatch.setattr(sw, "chunks", lambda n, w: seen.append((n, w)) or real(n, w))
-    monkeypatch.setattr(sw, "CHUNKS_PER_WORKER", 1)
+    real = dp.chunks
+    monkeypatch.setattr(dp, "chunks", lambda n, w: seen.append((n, w)) or real(n, w))
+    monkeypatch.setattr(dp, "CHUNKS_PER_WORKER", 1)
     pts = grid(job_entry_uplift=[0.0, 0.05, 0.1, 0.15])
     procs = sweep(sc, pts, trials=TRIALS, seed=SEED, workers=2)
     assert seen == [(4, 2)] and len(real(4, 2)) == 2
