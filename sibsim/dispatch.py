@@ -3,8 +3,8 @@
 A design (a sweep's points, a sensitivity analysis's samples) is a list of
 items and one context they share (the base scenario, trials, seed, what to
 keep of each run). :func:`run` yields ``fn(context, items)`` for the items in
-contiguous chunks, several items a task (:func:`chunks`), each chunk's results
-as the chunk finishes:
+contiguous chunks, many items a task at first and fewer towards the end
+(:func:`chunks`), each chunk's results as the chunk finishes:
 
 - in this process (``workers=1``): one item at a time;
 - on local processes: the workers fork from this process after ``warm()`` has
@@ -30,22 +30,23 @@ from typing import Callable, Iterator, Sequence
 
 from .errors import UsageError
 
-CHUNKS_PER_WORKER = 4  # tasks per worker: few enough to amortise dispatch, enough to balance the load
+SHARE = 2  # a chunk takes 1 / (SHARE * workers) of the items not yet handed out
+FINEST = 32  # ... and no fewer than 1 / (FINEST * workers) of all the items (and one)
 
 
 def chunks(n: int, workers: int) -> list[range]:
-    """Split indices ``0 .. n-1`` into at most ``CHUNKS_PER_WORKER`` contiguous chunks a worker.
+    """Split indices ``0 .. n-1`` into contiguous chunks of decreasing size (guided self-scheduling).
 
-    The chunks' sizes differ by at most one, the larger first, and their number is a multiple of ``workers``
-    when there are enough items: equal points then fall equally on every worker.
+    Each chunk takes ``1 / (SHARE * workers)`` of the items left, so the first chunks are large (many items a
+    task, few tasks) and the last small: a worker that finds no work left waits at most for one small chunk,
+    whether the items cost the same or not, and whatever else the machine is doing. About
+    ``SHARE * workers * ln(FINEST * workers)`` chunks, whatever ``n``.
     """
-    if n <= 0:
-        return []
-    k = min(n, max(1, workers) * CHUNKS_PER_WORKER)
-    size, extra = divmod(n, k)
+    w = max(1, workers)
+    least = max(1, n // (FINEST * w))
     out, a = [], 0
-    for j in range(k):
-        b = a + size + (j < extra)
+    while a < n:
+        b = min(n, a + max(least, -(-(n - a) // (SHARE * w))))
         out.append(range(a, b))
         a = b
     return out
