@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .dispatch import client as _client  # noqa: F401  (sibsim.portfolio connects to Dask through it)
+from .dispatch import _kill_local_workers, client as _client  # noqa: F401  (sibsim.portfolio uses them)
 from .errors import UsageError
 from .spec import Scenario, load
 
