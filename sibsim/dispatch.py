@@ -169,9 +169,22 @@ def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list
             pool.close()
             pool.join()
         else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
-            stop_pool_processes(getattr(pool, "_pool", []))
-            pool.terminate()
-            pool.join()
+            _stop_pool(pool, stop_pool_processes)
+
+
+def _stop_pool(pool, stop_pool_processes) -> None:
+    """Kill a pool's workers at once. Its worker handler is told first that the pool is ending: otherwise it
+    may fork replacements for the killed workers, and a replacement that ``terminate()``'s SIGTERM reaches
+    before its initializer has run raises the parent's handler's exception (a traceback on stderr; seen under
+    load in tests/test_faults.py)."""
+    from multiprocessing.pool import TERMINATE
+
+    handler = getattr(pool, "_worker_handler", None)
+    if handler is not None:
+        handler._state = TERMINATE
+    stop_pool_processes(getattr(pool, "_pool", []))
+    pool.terminate()
+    pool.join()
 
 
 def run(fn: Callable, context, items: Sequence, *, workers: int | None = 1, scheduler=None,
