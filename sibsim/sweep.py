@@ -8,9 +8,10 @@ Every point uses the same seed: the other parameters and the outcome uniforms ar
 :mod:`sibsim.draw`), so differences between points are differences of the
 inputs, not of luck.
 
-Points run serially, on local processes, or on a Dask cluster; a point's row
-is a pure function of (scenario, point, trials, seed), so the results are
-identical whichever way they run. With ``out`` given, each finished point is
+Points run serially, on local processes, or on a Dask cluster, in chunks of
+several points a task (:mod:`sibsim.dispatch`); a point's row is a pure
+function of (scenario, point, trials, seed), so the results are identical
+whichever way they run. With ``out`` given, each finished chunk's points are
 appended to a journal beside the output (``OUT.partial``, one JSON line per
 point, flushed and fsynced), and the output file is written once, atomically,
 when the sweep ends; a sweep started again on the same ``out`` reads the
@@ -33,6 +34,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .dispatch import _kill_local_workers, client as _client  # noqa: F401  (sibsim.portfolio uses them)
 from .errors import UsageError
 from .spec import Scenario, load
 
@@ -225,163 +227,60 @@ def _normalise(sc: Scenario, points) -> tuple[list[str], list[dict[str, float]]]
     return names, out
 
 
-# ---------------------------------------------------------------- execution
+# ---------------------------------------------------------------- execution (where: sibsim.dispatch)
 
-def _evaluate(sc: Scenario, trials: int, seed: int, reduce: Callable) -> object:
+def _run_points(context: tuple, items: list) -> list[tuple[int, object]]:
+    """One task: several points, ``[(index, reduce(run)), ...]``; each point's scenario is built and
+    validated here, in the worker, from the base scenario the context carries."""
     from .engine import simulate
 
-    return reduce(simulate(sc, trials=trials, seed=seed, workers=1))
+    sc, trials, seed, reduce = context
+    return [(i, reduce(simulate(apply_point(sc, p), trials=trials, seed=seed, workers=1))) for i, p in items]
 
 
-def _evaluate_chunk(job: tuple) -> list[tuple[int, object]]:
-    """One task: several points, ``[(index, reduce(run)), ...]``."""
-    items, trials, seed, reduce = job
-    return [(i, _evaluate(s, trials, seed, reduce)) for i, s in items]
-
-
-CHUNKS_PER_WORKER = 4  # tasks per worker: few enough to amortise dispatch, enough to balance the load
-
-
-def chunks(n: int, workers: int) -> list[range]:
-    """Split point indices ``0 .. n-1`` into contiguous chunks, about ``CHUNKS_PER_WORKER`` a worker."""
-    size = max(1, -(-n // (max(1, workers) * CHUNKS_PER_WORKER)))
-    return [range(a, min(a + size, n)) for a in range(0, n, size)]
-
-
-def _warm(scs: Sequence[Scenario]) -> None:
-    """Load the engine and build every prior's inverse-CDF tables once, before workers fork (they inherit them)."""
+def _warm(sc: Scenario) -> None:
+    """Load the engine and build the base scenario's priors' inverse-CDF tables once, before workers fork
+    (they inherit them; a point's scenario shares the base's priors but for the ones it fixes)."""
     from . import engine  # noqa: F401  (imports the engine's modules and the compiled passes)
 
     seen = set()
-    for s in scs:
-        for prior in s.priors.values():
-            key = repr(prior)
-            if key not in seen:
-                seen.add(key)
-                prior.ppf(np.array([0.5]))
+    for prior in sc.priors.values():
+        key = repr(prior)
+        if key not in seen:
+            seen.add(key)
+            prior.ppf(np.array([0.5]))
 
 
-def _client(scheduler, workers: int | None):
-    """(client, things to close) for a Dask scheduler given as 'local', an address or a Client."""
-    from distributed import Client, LocalCluster
+def execute_chunks(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce: Callable = summary_row,
+                   workers: int | None = 1, scheduler=None,
+                   meanwhile: Callable[[], None] | None = None) -> Iterator[list[tuple[int, object]]]:
+    """Yield ``[(index, reduce(run)), ...]`` for the points of each chunk as it finishes (any order).
 
-    if isinstance(scheduler, Client):
-        return scheduler, []
-    if scheduler == "local":
-        import dask
-
-        # the workers fork from this process, which has loaded the engine and built the tables (_warm):
-        # they start warm instead of importing everything again (spawn, Dask's default)
-        from .procs import bound_workers, cores, quiet_children
-
-        n = bound_workers(workers) if workers else cores()
-        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
-        try:
-            client = Client(cluster)
-        except BaseException:  # an error, Ctrl-C or SIGTERM while connecting: leave no worker behind
-            _kill_local_workers(cluster)
-            cluster.close()
-            raise
-        return client, [client, cluster]
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as err:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
-    return client, [client]
-
-
-def _kill_local_workers(cluster) -> None:
-    """Stopped early (an error, Ctrl-C, SIGTERM): kill a LocalCluster's worker processes at once, quietly,
-    rather than let them finish their tasks and log each cancellation."""
-    import logging
-    import signal
-
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    for nanny in list(getattr(cluster, "workers", {}).values()):
-        pid = getattr(nanny, "pid", None)
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def execute(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce: Callable = summary_row,
-            workers: int | None = 1, scheduler=None) -> Iterator[tuple[int, object]]:
-    """Yield ``(index, reduce(run))`` for each point as it finishes (any order).
-
-    ``scheduler``: None (``workers`` local processes; 1 = in this process),
-    ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask
-    scheduler address (``tcp://host:8786``) or a ``distributed.Client``.
-    ``reduce`` must be picklable (a module-level function or a partial of one).
-    Processes and Dask workers get the points in contiguous chunks (:func:`chunks`), several
-    points a task; local workers fork from this process after it has loaded the engine and
-    built the priors' tables (:func:`_warm`), so they start warm.
+    ``scheduler``: None (``workers`` local processes; 1 = in this process, a point at a time),
+    ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask scheduler address
+    (``tcp://host:8786``) or a ``distributed.Client``. ``reduce`` must be picklable (a module-level
+    function or a partial of one). Workers get the points in contiguous chunks, several a task, build
+    and validate each point's scenario themselves and reduce its run to what the caller keeps; local
+    workers fork from this process after it has loaded the engine and built the priors' tables
+    (:func:`_warm`), so they start warm. ``meanwhile()`` runs here while they compute
+    (:func:`sibsim.dispatch.run`).
     """
-    if not points:
-        return
-    # every point's scenario is built and validated here, so a bad value fails before any work starts
-    scs = [apply_point(sc, p) for p in points]
-    if scheduler is not None:
-        from distributed import as_completed
+    from .dispatch import run
 
-        if scheduler == "local":
-            _warm(scs)
-        client, closers = _client(scheduler, workers)
-        finished = False
-        try:
-            slots = sum(client.nthreads().values()) or 1
-            futs = [client.submit(_evaluate_chunk, ([(i, scs[i]) for i in c], trials, seed, reduce), pure=False)
-                    for c in chunks(len(scs), slots)]
-            try:
-                for _, res in as_completed(futs, with_results=True):
-                    yield from res
-                finished = True
-            finally:
-                if finished or scheduler != "local":
-                    client.cancel(futs)
-        finally:
-            if not finished and scheduler == "local":
-                _kill_local_workers(closers[-1])
-            for c in closers:
-                c.close()
-        return
-    workers = 1 if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise UsageError(f"workers must be a whole number >= 1; got {workers!r}")
-    if workers == 1 or len(points) == 1:
-        for i, s in enumerate(scs):
-            yield i, _evaluate(s, trials, seed, reduce)
-        return
-    from multiprocessing import get_context
+    items = list(enumerate(points))
+    yield from run(_run_points, (sc, trials, seed, reduce), items, workers=workers, scheduler=scheduler,
+                   warm=lambda: _warm(sc), meanwhile=meanwhile)
 
-    # multiprocessing.Pool forks its workers before starting its own threads; stopped early
-    # (an error, an interrupt, a consumer that stops iterating) it terminates them
-    _warm(scs)
-    from .procs import bound_workers, stop_pool_processes, worker_init
 
-    workers = bound_workers(workers)
-    pool = get_context("fork").Pool(min(workers, len(points)), initializer=worker_init, initargs=(os.getpid(),))
-    finished = False
-    try:
-        jobs = [([(i, scs[i]) for i in c], trials, seed, reduce) for c in chunks(len(scs), workers)]
-        for res in pool.imap_unordered(_evaluate_chunk, jobs):
-            yield from res
-        finished = True
-    finally:
-        if finished:
-            pool.close()
-            pool.join()
-        else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
-            stop_pool_processes(getattr(pool, "_pool", []))
-            pool.terminate()
-            pool.join()
+def execute(sc: Scenario, points: list[dict], **kw) -> Iterator[tuple[int, object]]:
+    """Yield ``(index, reduce(run))`` for each point as it finishes (any order); see :func:`execute_chunks`."""
+    for part in execute_chunks(sc, points, **kw):
+        yield from part
 
 
 def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int,
              reduce: Callable = summary_row, workers: int | None = 1, scheduler=None,
-             progress: bool = False) -> list:
+             progress: bool = False, meanwhile: Callable[[], None] | None = None) -> list:
     """``[reduce(simulate(apply_point(scenario, p), trials, seed)) for p in points]``, in parallel if asked.
 
     Repeated points are computed once. No files are written (see :func:`sweep`).
@@ -389,14 +288,16 @@ def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, se
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     names, pts = _normalise(sc, points)
     keys = [_key(p, names) for p in pts]
-    uniq = list(dict.fromkeys(keys))
-    first = {k: pts[keys.index(k)] for k in uniq}
-    todo = [first[k] for k in uniq]
+    first: dict = {}
+    for k, p in zip(keys, pts):
+        first.setdefault(k, p)
+    uniq = list(first)
+    todo = list(first.values())
     results = {}
     bar = _bar(progress, len(todo), 0)
     try:
         for i, res in execute(sc, todo, trials=trials, seed=seed, reduce=reduce, workers=workers,
-                              scheduler=scheduler):
+                              scheduler=scheduler, meanwhile=meanwhile):
             results[uniq[i]] = res
             if bar:
                 bar.update()
@@ -500,6 +401,10 @@ def _check_same_design(out: Path, done: dict, by_key: dict) -> None:
 
 # ---------------------------------------------------------------- the sweep
 
+def _import_pandas() -> None:
+    import pandas  # noqa: F401
+
+
 def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int, workers: int | None = 1,
           scheduler=None, progress: bool = False, out=None,
           callback: Callable[[dict], None] | None = None) -> "pandas.DataFrame":  # noqa: F821
@@ -512,8 +417,6 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
     the module docstring); an ``out`` holding points the design lacks is refused (UsageError), never overwritten. ``callback(row)`` is called after each newly
     computed point has been journalled.
     """
-    import pandas as pd
-
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     names, pts = _normalise(sc, points)
     from .engine import _check_int
@@ -540,23 +443,28 @@ def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed:
         journal = open(jp, "a")
     bar = _bar(progress, len(keys), len(keys) - len(todo))
     try:
-        for i, summ in execute(sc, [by_key[k] for k in todo], trials=trials, seed=seed, workers=workers,
-                               scheduler=scheduler):
-            row = {**by_key[todo[i]], **prov, **summ}
-            done[todo[i]] = row
-            if journal:
-                journal.write(json.dumps(row) + "\n")
+        # pandas (for the table) is imported while the workers compute, not before or after them
+        for part in execute_chunks(sc, [by_key[k] for k in todo], trials=trials, seed=seed, workers=workers,
+                                   scheduler=scheduler, meanwhile=_import_pandas):
+            rows = [{**by_key[todo[i]], **prov, **summ} for i, summ in part]
+            for (i, _), row in zip(part, rows):
+                done[todo[i]] = row
+            if journal:  # a chunk's rows, made durable together
+                journal.write("".join(json.dumps(row) + "\n" for row in rows))
                 journal.flush()
                 os.fsync(journal.fileno())
-            if bar:
-                bar.update()
-            if callback:
-                callback(row)
+            for row in rows:
+                if bar:
+                    bar.update()
+                if callback:
+                    callback(row)
     finally:
         if bar:
             bar.close()
         if journal:
             journal.close()
+    import pandas as pd
+
     df = pd.DataFrame([done[k] for k in keys])
     df = df[[*names, *PROVENANCE, *[c for c in df.columns if c not in names and c not in PROVENANCE]]]
     if out is not None:

@@ -118,3 +118,12 @@ def test_cli_tornado_json_and_bad_names(tmp_path, capsys):
     assert rc == 2 and "job_entry_uplift" in err and "cost_multiplier" in err
     with pytest.raises(UsageError, match="statistics"):
         sensitivity(BENCH, output="investor_irr", stat="median", trials=10, seed=1)
+
+
+def test_indices_do_not_depend_on_where_the_runs_go(sc):
+    # one process, two local processes, a Dask LocalCluster of forked workers: the same numbers
+    kw = dict(method="sobol", output="investor_net_gain", samples=4, trials=1000, seed=11,
+              names=["job_entry_uplift", "cost_multiplier"])
+    one = sensitivity(sc, workers=1, **kw).to_dict()
+    assert sensitivity(sc, workers=2, **kw).to_dict() == one
+    assert sensitivity(sc, scheduler="local", workers=2, **kw).to_dict() == one

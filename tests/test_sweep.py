@@ -182,28 +182,31 @@ def test_cli_sweep_and_bad_names(tmp_path, capsys):
     assert rc == 2 and ".csv or .parquet" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("n, workers", [(1, 2), (4, 2), (20, 2), (640, 2), (7, 3), (5, 64)])
+@pytest.mark.parametrize("n, workers", [(1, 2), (4, 2), (20, 2), (640, 2), (7, 3), (5, 64), (100_000, 2)])
 def test_points_are_dispatched_in_contiguous_chunks(n, workers):
-    from sibsim.sweep import CHUNKS_PER_WORKER, chunks
+    import math
+
+    from sibsim.dispatch import FINEST, SHARE, chunks
 
     cs = chunks(n, workers)
+    sizes = list(map(len, cs))
     assert [i for c in cs for i in c] == list(range(n))  # every point once, in order
-    assert len(cs) <= workers * CHUNKS_PER_WORKER
-    assert max(map(len, cs)) - min(map(len, cs)) <= max(map(len, cs)) // 2 + 1  # no straggler of a chunk
-    if n >= 2 * workers * CHUNKS_PER_WORKER:
-        assert min(map(len, cs)) > 1  # many points a task, not one
+    assert sizes == sorted(sizes, reverse=True)  # large chunks first, small ones last (guided)
+    assert sizes[-1] <= max(1, n // (FINEST * workers)) + 1  # the last worker busy waits for little
+    assert len(cs) <= SHARE * workers * (math.log(FINEST * workers) + 1) + 1  # few tasks, whatever n
+    if n >= 4 * SHARE * workers:
+        assert sizes[0] == -(-n // (SHARE * workers)) > 1  # many points a task, not one
 
 
 def test_processes_get_chunks_of_points(sc, serial, monkeypatch):
-    import sibsim.sweep as sw
+    import sibsim.dispatch as dp
 
     seen = []
-    real = sw.chunks
-    monkeypatch.setattr(sw, "chunks", lambda n, w: seen.append((n, w)) or real(n, w))
-    monkeypatch.setattr(sw, "CHUNKS_PER_WORKER", 1)
+    real = dp.chunks
+    monkeypatch.setattr(dp, "chunks", lambda n, w: seen.append((n, w)) or real(n, w))
     pts = grid(job_entry_uplift=[0.0, 0.05, 0.1, 0.15])
     procs = sweep(sc, pts, trials=TRIALS, seed=SEED, workers=2)
-    assert seen == [(4, 2)] and len(real(4, 2)) == 2
+    assert seen == [(4, 2)]
     pd.testing.assert_frame_equal(serial, procs)
 
 

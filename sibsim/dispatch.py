@@ -1,0 +1,222 @@
+"""Where the items of a design run: in this process, on local worker processes, or on a Dask cluster.
+
+A design (a sweep's points, a sensitivity analysis's samples) is a list of
+items and one context they share (the base scenario, trials, seed, what to
+keep of each run). :func:`run` yields ``fn(context, items)`` for the items in
+contiguous chunks, many items a task at first and fewer towards the end
+(:func:`chunks`), each chunk's results as the chunk finishes:
+
+- in this process (``workers=1``): one item at a time;
+- on local processes: the workers fork from this process after ``warm()`` has
+  loaded what they need (the engine, the priors' tables), and receive the
+  context once, through the fork (the pool's initializer), so a task carries
+  only its items;
+- on Dask: one task per chunk, carrying the context; ``"local"`` starts a
+  LocalCluster of processes (one thread each, no dashboard) forked from this
+  warm process, an address (``tcp://host:8786``) or a ``distributed.Client``
+  is used as it is.
+
+``meanwhile()``, if given, runs in this process once the work is handed out,
+while the workers compute (the caller's own imports, say), so it adds no wall
+time. Stopped early (an error, Ctrl-C, SIGTERM, a consumer that stops
+iterating), local workers are killed at once (:mod:`sibsim.procs`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Callable, Iterator, Sequence
+
+from .errors import UsageError
+
+SHARE = 2  # a chunk takes 1 / (SHARE * workers) of the items not yet handed out
+FINEST = 32  # ... and no fewer than 1 / (FINEST * workers) of all the items (and one)
+
+
+def chunks(n: int, workers: int) -> list[range]:
+    """Split indices ``0 .. n-1`` into contiguous chunks of decreasing size (guided self-scheduling).
+
+    Each chunk takes ``1 / (SHARE * workers)`` of the items left, so the first chunks are large (many items a
+    task, few tasks) and the last small: a worker that finds no work left waits at most for one small chunk,
+    whether the items cost the same or not, and whatever else the machine is doing. About
+    ``SHARE * workers * ln(FINEST * workers)`` chunks, whatever ``n``.
+    """
+    w = max(1, workers)
+    least = max(1, n // (FINEST * w))
+    out, a = [], 0
+    while a < n:
+        b = min(n, a + max(least, -(-(n - a) // (SHARE * w))))
+        out.append(range(a, b))
+        a = b
+    return out
+
+
+# ---------------------------------------------------------------- in the workers
+
+_CONTEXT: tuple = ()  # a local worker's context, set once by the pool's initializer (inherited through fork)
+
+
+def _set_context(fn: Callable, context) -> None:
+    global _CONTEXT
+    _CONTEXT = (fn, context)
+
+
+def _pool_task(items: list) -> list:
+    fn, context = _CONTEXT
+    return fn(context, items)
+
+
+def _dask_task(fn: Callable, context, items: list) -> list:
+    return fn(context, items)
+
+
+# ---------------------------------------------------------------- Dask
+
+def client(scheduler, workers: int | None):
+    """(client, things to close) for a Dask scheduler given as 'local', an address or a Client."""
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        return scheduler, []
+    if scheduler == "local":
+        import dask
+
+        # the workers fork from this process, which has loaded the engine and built the tables (warm):
+        # they start warm instead of importing everything again (spawn, Dask's default); one thread a
+        # worker (the engine holds the GIL), no dashboard (an HTTP server nobody reads)
+        from .procs import bound_workers, cores, quiet_children
+
+        n = bound_workers(workers) if workers else cores()
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        try:
+            c = Client(cluster)
+        except BaseException:  # an error, Ctrl-C or SIGTERM while connecting: leave no worker behind
+            _kill_local_workers(cluster)
+            cluster.close()
+            raise
+        return c, [c, cluster]
+    try:
+        c = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+    return c, [c]
+
+
+def _kill_local_workers(cluster) -> None:
+    """Stopped early (an error, Ctrl-C, SIGTERM): kill a LocalCluster's worker processes at once, quietly,
+    rather than let them finish their tasks and log each cancellation."""
+    import logging
+    import signal
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(nanny, "pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _on_dask(fn, context, items, scheduler, workers, warm, meanwhile) -> Iterator[list]:
+    from distributed import as_completed
+
+    if scheduler == "local" and warm is not None:
+        warm()
+    c, closers = client(scheduler, workers)
+    finished = False
+    try:
+        slots = sum(c.nthreads().values()) or 1
+        parts = [[items[i] for i in ch] for ch in chunks(len(items), slots)]
+        futs = c.map(_dask_task, [fn] * len(parts), [context] * len(parts), parts, pure=False)
+        if meanwhile is not None:
+            meanwhile()
+        try:
+            for _, res in as_completed(futs, with_results=True):
+                yield res
+            finished = True
+        finally:
+            if finished or scheduler != "local":
+                c.cancel(futs)
+    finally:
+        if not finished and scheduler == "local":
+            _kill_local_workers(closers[-1])
+        for x in closers:
+            x.close()
+
+
+# ---------------------------------------------------------------- local
+
+def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list]:
+    from multiprocessing import get_context
+
+    from .procs import bound_workers, stop_pool_processes, worker_init
+
+    if warm is not None:
+        warm()
+    workers = bound_workers(workers)
+    parts = [[items[i] for i in ch] for ch in chunks(len(items), workers)]
+    # multiprocessing.Pool forks its workers before starting its own threads; the context reaches them
+    # through the fork (the initializer's arguments are not pickled); stopped early, they are killed
+    pool = get_context("fork").Pool(min(workers, len(parts)), initializer=worker_init,
+                                    initargs=(os.getpid(), partial(_set_context, fn, context)))
+    finished = False
+    try:
+        results = pool.imap_unordered(_pool_task, parts)
+        if meanwhile is not None:
+            meanwhile()
+        yield from results
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+            pool.join()
+        else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
+            _stop_pool(pool, stop_pool_processes)
+
+
+def _stop_pool(pool, stop_pool_processes) -> None:
+    """Kill a pool's workers at once. Its worker handler is told first that the pool is ending: otherwise it
+    may fork replacements for the killed workers, and a replacement that ``terminate()``'s SIGTERM reaches
+    before its initializer has run raises the parent's handler's exception (a traceback on stderr; seen under
+    load in tests/test_faults.py)."""
+    from multiprocessing.pool import TERMINATE
+
+    handler = getattr(pool, "_worker_handler", None)
+    if handler is not None:
+        handler._state = TERMINATE
+    stop_pool_processes(getattr(pool, "_pool", []))
+    pool.terminate()
+    pool.join()
+
+
+def run(fn: Callable, context, items: Sequence, *, workers: int | None = 1, scheduler=None,
+        warm: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None) -> Iterator[list]:
+    """Yield ``fn(context, chunk)`` for contiguous chunks of ``items``, each as it finishes (any order).
+
+    ``fn`` must be a module-level function (workers find it by name) returning one result per item, in a
+    list; ``context`` and the items must be picklable for Dask. ``scheduler``: None (``workers`` local
+    processes; 1 = in this process), ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask
+    scheduler address or a ``distributed.Client``. ``warm()`` prepares this process before local workers
+    fork from it; ``meanwhile()`` runs here while they compute (see the module docstring).
+    """
+    items = list(items)
+    if not items:
+        return
+    if scheduler is not None:
+        yield from _on_dask(fn, context, items, scheduler, workers, warm, meanwhile)
+        return
+    workers = 1 if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        import numpy as np
+
+        if not (isinstance(workers, np.integer) and workers >= 1):
+            raise UsageError(f"workers must be a whole number >= 1; got {workers!r}")
+        workers = int(workers)
+    if workers == 1 or len(items) == 1:
+        for item in items:
+            yield fn(context, [item])
+        return
+    yield from _on_processes(fn, context, items, workers, warm, meanwhile)
