@@ -25,6 +25,13 @@ class ScenarioError(SibsimError, ValueError):
         else:
             super().__init__(head + "invalid scenario:\n  " + "\n  ".join(lines))
 
+    def __reduce__(self):  # rebuilt from its problems (a worker process's error reaches the parent whole)
+        return _scenario_error, (self.problems, self.source)
+
+
+def _scenario_error(problems, source):
+    return ScenarioError(problems, source=source)
+
 
 class UsageError(SibsimError, ValueError):
     """A call or command-line argument is not valid (unknown name, bad value)."""

@@ -224,7 +224,24 @@ def _normalise(sc: Scenario, points) -> tuple[list[str], list[dict[str, float]]]
             out.append({n: float(p[n]) for n in names})
         except (TypeError, ValueError):
             raise UsageError(f"point values must be numbers; got {p}") from None
+    check_points(sc, out)
     return names, out
+
+
+def check_points(sc: Scenario, points: list[dict[str, float]]) -> None:
+    """Refuse, before any run or file, a point with a value its uses do not allow (a ScenarioError naming the
+    parameter, the use and the range). Uses are ranges, so each input's smallest and largest value (or a
+    non-finite one) are checked, each on the base scenario; what depends on several inputs at once is
+    checked where each point's scenario is built."""
+    values: dict[str, list[float]] = {}
+    for p in points:
+        for k, v in p.items():
+            values.setdefault(k, []).append(v)
+    for k, vs in values.items():
+        a = np.asarray(vs, dtype=float)
+        bad = a[~np.isfinite(a)]
+        for v in ([bad[0]] if bad.size else sorted({float(a.min()), float(a.max())})):
+            apply_point(sc, {k: v})
 
 
 # ---------------------------------------------------------------- execution (where: sibsim.dispatch)

@@ -224,3 +224,36 @@ def test_serial_equals_dask_local_cluster_of_forked_workers(sc, serial, uplift_g
     # the --scheduler local path: a LocalCluster of worker processes forked from this (warm) process
     dask = sweep(sc, uplift_grid[:2], trials=TRIALS, seed=SEED, scheduler="local", workers=2)
     pd.testing.assert_frame_equal(serial.iloc[:2], dask)
+
+
+def _refuse_in_the_worker(run):
+    from sibsim.errors import ScenarioError
+
+    raise ScenarioError([("rate_card.prices.job_entry", "refused in a worker")], source="a point")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_point_outside_a_use_is_refused_before_any_run_or_file(tmp_path, capsys, workers):
+    out = tmp_path / "s.csv"
+    try:
+        code = main(["sweep", str(BENCH), "--grid", "engagement=0.5:1.5:5", "--trials", "100", "--out", str(out),
+                     "--workers", str(workers)])
+    except SystemExit as exc:
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == ("sibsim: error: invalid scenario: parameters.engagement: fixed at 1.5, it is used as a "
+                   "probability at participants.engagement, which must be between 0 and 1\n")
+    assert list(tmp_path.iterdir()) == []  # no output, no journal
+
+
+def test_a_scenario_error_raised_in_a_worker_reaches_the_caller_whole():
+    from sibsim.errors import ScenarioError
+    from sibsim.sweep import evaluate
+
+    sc = sibsim.load(BENCH)
+    with pytest.raises(ScenarioError) as info:
+        evaluate(sc, [{"price.job_entry": 3000 + i} for i in range(4)], trials=50, seed=1,
+                 reduce=_refuse_in_the_worker, workers=2)
+    assert info.value.problems == [("rate_card.prices.job_entry", "refused in a worker")]
+    assert info.value.source == "a point"
