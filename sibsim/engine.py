@@ -25,7 +25,7 @@ from . import draw
 from .cohorts import simulate_cohort
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
-from .procs import bound_workers, cores, stop_pool_processes, worker_init
+from .procs import bound_workers, cores, stop_executor, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
@@ -310,9 +310,7 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
                 if nxt is not None:
                     pending.append((ex.submit(simulate_range, sc, seed, *nxt, finance), *nxt))
         except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now, not after the queued chunks
-            procs = list((getattr(ex, "_processes", None) or {}).values())
-            ex.shutdown(wait=False, cancel_futures=True)
-            stop_pool_processes(procs)
+            stop_executor(ex)
             raise
         ex.shutdown(wait=True)
     if bar:

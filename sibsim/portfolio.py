@@ -367,7 +367,7 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        from .procs import bound_workers, stop_pool_processes, worker_init
+        from .procs import bound_workers, stop_executor, worker_init
 
         workers = bound_workers(workers)
         # as the engine's pool (sibsim.procs): workers ignore Ctrl-C and die with this process
@@ -377,9 +377,7 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
             for a, res in ex.map(_run_range, *zip(*[(pf, scenarios, seed, a, b) for a, b in ranges])):
                 parts[a] = res
         except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now, not after the queued chunks
-            procs = list((getattr(ex, "_processes", None) or {}).values())
-            ex.shutdown(wait=False, cancel_futures=True)
-            stop_pool_processes(procs)
+            stop_executor(ex)
             raise
         ex.shutdown(wait=True)
     order = sorted(parts)

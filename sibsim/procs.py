@@ -10,7 +10,7 @@ Used by every pool sibsim starts (``sibsim.engine.simulate``, ``sibsim.sweep.exe
   Linux to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, see prctl(2)), so a
   ``kill -9`` of the parent leaves no worker behind. Where prctl is not available, a daemon thread
   polls ``os.getppid()`` instead.
-- :func:`stop_pool_processes` kills a pool's processes at once (used when the parent is interrupted,
+- :func:`stop_executor` (a ``ProcessPoolExecutor``) and :func:`stop_pool_processes` kill a pool's processes at once (used when the parent is interrupted,
   instead of waiting for the chunks already queued).
 """
 
@@ -91,6 +91,19 @@ def stop_pool_processes(processes) -> None:
             p.join(5)
         except (OSError, ValueError, AssertionError, AttributeError):
             pass
+
+
+def stop_executor(ex) -> None:
+    """Stop a ``ProcessPoolExecutor`` at once (an error, Ctrl-C or SIGTERM): cancel what is queued, kill its
+    processes, then wait (5 s at most) for its manager thread to wind down. Without that wait the interpreter's
+    exit hook may write to the thread's wake-up pipe just as the thread closes it, printing "Exception ignored
+    ... Bad file descriptor" (seen under load in tests/test_faults_save.py)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    stop_pool_processes(procs)
+    thread = getattr(ex, "_executor_manager_thread", None)
+    if thread is not None:
+        thread.join(5)
 
 
 class quiet_children:
