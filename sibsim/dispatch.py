@@ -188,8 +188,24 @@ def _stop_pool(pool, stop_pool_processes) -> None:
     if handler is not None:
         handler._state = TERMINATE
     stop_pool_processes(getattr(pool, "_pool", []))
+    _free_lock_of_the_dead(getattr(getattr(pool, "_inqueue", None), "_rlock", None))
     pool.terminate()
     pool.join()
+
+
+def _free_lock_of_the_dead(lock) -> None:
+    """Release the task queue's read lock if a killed worker died holding it (an idle worker holds it while it
+    waits for a task): ``terminate()`` takes that lock first and would otherwise wait for ever (a sweep whose
+    point failed in a worker hung in CI). Called only once every worker is dead, so no live process holds it."""
+    if lock is None:
+        return
+    if lock.acquire(False):
+        lock.release()
+        return
+    try:
+        lock.release()
+    except ValueError:  # released meanwhile
+        pass
 
 
 def run(fn: Callable, context, items: Sequence, *, workers: int | None = 1, scheduler=None,

@@ -257,3 +257,30 @@ def test_a_scenario_error_raised_in_a_worker_reaches_the_caller_whole():
                  reduce=_refuse_in_the_worker, workers=2)
     assert info.value.problems == [("rate_card.prices.job_entry", "refused in a worker")]
     assert info.value.source == "a point"
+
+
+def _identity(x):
+    return x
+
+
+def test_stopping_a_pool_whose_idle_worker_held_the_task_lock_does_not_hang():
+    # an idle pool worker waits for a task holding the task queue's read lock; killed there, it never releases
+    # it, and Pool.terminate() takes that lock first (a sweep whose point failed in a worker hung in CI)
+    import threading
+    import time
+    from multiprocessing import get_context
+
+    from sibsim.dispatch import _stop_pool
+    from sibsim.procs import stop_pool_processes
+
+    pool = get_context("fork").Pool(2)
+    pool.apply(_identity, (0,))
+    deadline = time.monotonic() + 60
+    while pool._inqueue._rlock.acquire(False):  # wait until a worker idles holding the lock (never a sleep bound)
+        pool._inqueue._rlock.release()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    t = threading.Thread(target=_stop_pool, args=(pool, stop_pool_processes), daemon=True)
+    t.start()
+    t.join(120)  # a hang guard only
+    assert not t.is_alive()
