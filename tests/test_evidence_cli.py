@@ -9,14 +9,13 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import create_engine, func, select
 
 from sibsim import indigo
 from sibsim.errors import UsageError
@@ -24,21 +23,13 @@ from sibsim.store import open_store, runs
 from sibsim.store.models import REFERENCE_TABLES, RefImport
 
 from helpers import cli
+from helpers import fresh_pg_database as _fresh_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = str(ROOT / "scenarios" / "benchmark.yaml")
 INDIGO_EXPORT = Path(__file__).parent / "fixtures" / "indigo"  # a small CSV export (its README)
 TRIALS = 400
 BAD_PG = "postgresql+psycopg2://ann:s3cret@127.0.0.1:1/runs?connect_timeout=3"
-
-
-def _fresh_pg_database(pg_url: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)

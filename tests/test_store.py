@@ -6,18 +6,18 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import sqlite3
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from sibsim import indigo
 from sibsim.errors import UsageError
 from sibsim.store import db, open_store, reference, runs
+from helpers import fresh_pg_database as _fresh_pg_database
 
 INDIGO_EXPORT = Path(__file__).parent / "fixtures" / "indigo"  # a small CSV export (its README)
 
@@ -61,16 +61,6 @@ def _same(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return a == b
-
-
-def _fresh_pg_database(pg_url: str) -> str:
-    """A new empty database on the test server, so tests do not see each other's runs."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

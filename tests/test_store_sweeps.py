@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import inspect, text
 
 import sibsim
-from sibsim.cli import main
 from sibsim.errors import UsageError
 from sibsim.store import db, open_store, runs, sweep_record, sweeps
 from sibsim.sweep import grid, read_table, sweep
+from helpers import fresh_pg_database as _fresh_pg_database
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "scenarios" / "benchmark.yaml"
@@ -30,16 +30,6 @@ BAD_PG = "postgresql+psycopg2://ann:s3cret@127.0.0.1:1/runs?connect_timeout=3"
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-def _fresh_pg_database(pg_url: str) -> str:
-    """A new empty database on the test server, so tests do not see each other's sweeps."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)
@@ -91,15 +81,6 @@ def _odd_table() -> pd.DataFrame:
         "nullable": pd.array([1, None, 3], dtype="Int64"),
         "when": pd.to_datetime(["2020-01-01", "2021-06-30", None], utc=True),
     }, index=pd.RangeIndex(5, 8))
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_line_error(code: int, err: str, *needles: str) -> None:
