@@ -99,9 +99,9 @@ def stop_executor(ex) -> None:
     exit hook may write to the thread's wake-up pipe just as the thread closes it, printing "Exception ignored
     ... Bad file descriptor" (seen under load in tests/test_faults_save.py)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    thread = getattr(ex, "_executor_manager_thread", None)  # taken now: shutdown() forgets it
     ex.shutdown(wait=False, cancel_futures=True)
     stop_pool_processes(procs)
-    thread = getattr(ex, "_executor_manager_thread", None)
     if thread is not None:
         thread.join(5)
 

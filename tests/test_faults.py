@@ -157,6 +157,25 @@ def test_workers_are_bounded_by_the_cores():
         assert bound_workers(1) == 1
 
 
+def test_stop_executor_waits_for_the_manager_thread():
+    """After ``stop_executor`` the executor's manager thread has ended and closed its wake-up pipe, so the
+    interpreter's exit hook has nothing left to write to (CI saw "Bad file descriptor" when it did not)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import process as cf_process
+    from multiprocessing import get_context
+
+    from sibsim.procs import stop_executor
+
+    ex = ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork"))
+    futs = [ex.submit(time.sleep, 30) for _ in range(4)]
+    while not any(f.running() for f in futs):
+        time.sleep(0.01)
+    thread, wakeup = ex._executor_manager_thread, ex._executor_manager_thread_wakeup
+    stop_executor(ex)
+    assert not thread.is_alive()
+    assert wakeup._closed and cf_process._threads_wakeups.get(thread) in (None, wakeup)
+
+
 def test_workers_1000_warns_in_one_line_and_runs(tmp_path):
     out = tmp_path / "s.csv"
     r = subprocess.run([sys.executable, "-m", "sibsim", "sweep", BENCHMARK, "--grid", "job_entry_uplift=0.05,0.1,0.15",
