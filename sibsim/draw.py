@@ -2,10 +2,13 @@
 
 Trials are grouped in fixed blocks of ``BLOCK`` trials. Each (stream, block)
 pair has its own generator, ``PCG64(SeedSequence(seed, spawn_key=(stream,
-block)))``, and always draws the whole block. A chunk of trials is computed
-over the blocks that cover it and then cut to size, so trial ``i``'s numbers
-depend only on ``(seed, i)``: results are identical for any chunk size and any
-number of worker processes (docs/model.md s.13).
+block)))``, which draws the block's trials in order, trial by trial. A chunk of
+trials is computed over the blocks that cover it, from the first block's first
+trial, and then cut to size, so trial ``i``'s numbers depend only on ``(seed,
+i)``: results are identical for any chunk size and any number of worker
+processes (docs/model.md s.13). The last block may stop early (``n``): a
+generator's first ``m`` values do not depend on how many follow, so a run of
+one trial draws one trial's numbers, not a thousand.
 
 Streams: (0, hash of name) each parameter, 1 starts, 2 participants (a
 counter-based stream keyed per trial and participant, see sibsim.kernel),
@@ -38,17 +41,30 @@ def rng_for(seed: int, stream: int | tuple[int, ...], block: int) -> np.random.G
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
+def rows(a: int, b: int) -> int:
+    """The trials a chunk ``a .. b-1`` is computed over: from its first block's first trial to ``b - 1``, and
+    at least two. numpy reduces a one-row array in another order than a taller one (a (1, T) view of a
+    period-major array is summed pairwise, a taller one period by period), so a one-trial run computed on
+    one row would differ from a longer run in the last bits."""
+    return max(b - a // BLOCK * BLOCK, 2)
+
+
 class BlockDraws:
     """Uniforms for the trials of blocks ``first_block .. first_block + n_blocks - 1``.
 
-    Arrays returned lead with trials: ``(n_blocks * BLOCK, *shape)``.
+    Arrays returned lead with trials: ``(n, *shape)``, ``n`` the trials from the first block's first, all
+    of every block (``n_blocks * BLOCK``) unless a smaller ``n`` stops the last block early (every draw
+    of a block is made in trial order, so the trials drawn have the numbers a whole block gives them).
     """
 
-    def __init__(self, seed: int, first_block: int, n_blocks: int):
+    def __init__(self, seed: int, first_block: int, n_blocks: int, n: int | None = None):
         self.seed = int(seed)
         self.first_block = first_block
         self.n_blocks = n_blocks
-        self.n = n_blocks * BLOCK
+        full = n_blocks * BLOCK
+        if n is not None and not (full - BLOCK < n <= full):
+            raise ValueError(f"n must end in the last of the {n_blocks} blocks; got {n}")
+        self.n = full if n is None else int(n)
 
     def generators(self, stream):
         for b in range(self.first_block, self.first_block + self.n_blocks):

@@ -87,7 +87,7 @@ def contract(sc: Scenario, params: dict, d: draw.BlockDraws, *, seed: int, a: in
     extra = {}
     who = sc if participants is None else participants
     if sc.delivery is not None:
-        starts, engaged, extra = _delivery(sc, params, seed, a, b, d.first_block)
+        starts, engaged, extra = _delivery(sc, params, seed, a, b, d.first_block, d.n)
         cohort = simulate_cohort(who, params, d, delivery_starts=starts, delivery_engaged=engaged)
     else:
         cohort = simulate_cohort(who, params, d)
@@ -106,9 +106,10 @@ def contract(sc: Scenario, params: dict, d: draw.BlockDraws, *, seed: int, a: in
 
 
 def simulate_range(sc: Scenario, seed: int, a: int, b: int, finance: tuple[str, ...] = ()) -> dict:
-    """Every per-trial result for trials ``a .. b-1`` (computed over whole blocks, then cut)."""
+    """Every per-trial result for trials ``a .. b-1`` (computed from the first block's first trial to
+    ``b - 1``, then cut)."""
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
-    d = draw.BlockDraws(seed, b0, b1 - b0)
+    d = draw.BlockDraws(seed, b0, b1 - b0, n=draw.rows(a, b))
     params = sample_params(sc, d)
     c = contract(sc, params, d, seed=seed, a=a, b=b)
     cohort, pay, costs, end, measured, stopped, extra = c.cohort, c.pay, c.costs, c.end, c.measured, c.stopped, c.extra
@@ -164,11 +165,15 @@ def compact(name: str, v: np.ndarray) -> np.ndarray:
     return i if np.array_equal(i.astype(np.float64).view(np.int64), v.view(np.int64)) else v
 
 
-def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int):
-    """Run the delivery model for trials a..b-1 only (it is costly), padded to the chunk's blocks."""
+def _delivery(sc: Scenario, params, seed: int, a: int, b: int, b0: int, n: int | None = None):
+    """Run the delivery model for trials a..b-1 only (it is costly), padded to the chunk's ``n`` trials
+    (by default its whole blocks)."""
     from .delivery import simulate_delivery
 
-    n = len(next(iter(params.values()))) if params else (math.ceil(b / draw.BLOCK) - b0) * draw.BLOCK
+    if params:
+        n = len(next(iter(params.values())))
+    elif n is None:
+        n = (math.ceil(b / draw.BLOCK) - b0) * draw.BLOCK
     off = a - b0 * draw.BLOCK
     sub = {k: v[off:off + (b - a)] for k, v in params.items()}
     res = simulate_delivery(sc.delivery, sub, horizon_periods=sc.horizon_periods, seed=seed, trial_offset=a,

@@ -171,7 +171,7 @@ def simulate_given(sc: Scenario, params: dict[str, np.ndarray], *, seed: int, a:
     from .engine import contract
 
     b0, b1 = a // draw.BLOCK, math.ceil(b / draw.BLOCK)
-    d = draw.BlockDraws(seed, b0, b1 - b0)
+    d = draw.BlockDraws(seed, b0, b1 - b0, n=draw.rows(a, b))
     off = a - b0 * draw.BLOCK
     full = {}
     for k, v in params.items():

@@ -70,3 +70,18 @@ def test_correlated_parameters_do_not_depend_on_the_batch():
     for k in a.metrics:
         assert a.metrics[k].tobytes() == b.metrics[k].tobytes(), k
     assert np.corrcoef(a.params["job_entry_p0"], a.params["job_entry_uplift"])[0, 1] > 0.5
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_a_shorter_run_is_the_start_of_a_longer_one(path, tmp_path):
+    """A run of ``n`` trials draws its last block only as far as trial ``n - 1`` (sibsim.draw): its per-trial
+    CSV is the first ``n`` rows of a longer run's, for a run of one trial, one ending inside a block and one
+    ending on a block's last trial."""
+    if is_delivery(path):
+        cuts, longest = (1, 4), 9
+    else:
+        cuts, longest = (1, 2, 1000, 1777), 2600
+    ref = run_csv(path, tmp_path, trials=longest, seed=21, chunk=7919, workers=1).splitlines()
+    for n in cuts:
+        got = run_csv(path, tmp_path, trials=n, seed=21, chunk=7919, workers=1).splitlines()
+        assert got == ref[:n + 1], f"{path.stem}: a run of {n} trials is not the start of a run of {longest}"
