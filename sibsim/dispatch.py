@@ -152,25 +152,28 @@ def _on_dask(fn, context, items, scheduler, workers, warm, meanwhile) -> Iterato
 def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list]:
     from multiprocessing import get_context
 
-    from .procs import bound_workers, stop_pool_processes, worker_init
+    from .procs import bound_workers, forking, stop_pool_processes, worker_init
 
     if warm is not None:
         warm()
     workers = bound_workers(workers)
     parts = [[items[i] for i in ch] for ch in chunks(len(items), workers)]
-    # multiprocessing.Pool forks its workers before starting its own threads; the context reaches them
-    # through the fork (the initializer's arguments are not pickled); stopped early, they are killed
-    pool = get_context("fork").Pool(min(workers, len(parts)), initializer=worker_init,
-                                    initargs=(os.getpid(), partial(_set_context, fn, context)))
-    finished = False
+    pool, finished = None, False
     try:
+        # multiprocessing.Pool forks its workers before starting its own threads; the context reaches them
+        # through the fork (the initializer's arguments are not pickled); stopped early, they are killed
+        with forking():
+            pool = get_context("fork").Pool(min(workers, len(parts)), initializer=worker_init,
+                                            initargs=(os.getpid(), partial(_set_context, fn, context)))
         results = pool.imap_unordered(_pool_task, parts)
         if meanwhile is not None:
             meanwhile()
         yield from results
         finished = True
     finally:
-        if finished:
+        if pool is None:  # interrupted while it was being made (Pool() leaves nothing running if it raises)
+            pass
+        elif finished:
             pool.close()
             pool.join()
         else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish

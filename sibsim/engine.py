@@ -25,7 +25,7 @@ from . import draw
 from .cohorts import simulate_cohort
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
-from .procs import bound_workers, cores, stop_executor, worker_init
+from .procs import bound_workers, cores, forking, stop_executor, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
@@ -304,10 +304,11 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
         try:
             pending = deque()  # a few chunks ahead of the one collected, so finished results do not pile up
             todo = iter(ranges)
-            for a, b in todo:
-                pending.append((ex.submit(simulate_range, sc, seed, a, b, finance), a, b))
-                if len(pending) >= 2 * workers:
-                    break
+            with forking():  # the first submit forks the workers
+                for a, b in todo:
+                    pending.append((ex.submit(simulate_range, sc, seed, a, b, finance), a, b))
+                    if len(pending) >= 2 * workers:
+                        break
             while pending:
                 f, a, b = pending.popleft()
                 collect(f.result(), a, b)

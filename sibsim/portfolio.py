@@ -367,14 +367,16 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
-        from .procs import bound_workers, stop_executor, worker_init
+        from .procs import bound_workers, forking, stop_executor, worker_init
 
         workers = bound_workers(workers)
         # as the engine's pool (sibsim.procs): workers ignore Ctrl-C and die with this process
         ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
                                  initializer=worker_init, initargs=(os.getpid(),))
         try:
-            for a, res in ex.map(_run_range, *zip(*[(pf, scenarios, seed, a, b) for a, b in ranges])):
+            with forking():  # map submits every chunk: the first submit forks the workers
+                results = ex.map(_run_range, *zip(*[(pf, scenarios, seed, a, b) for a, b in ranges]))
+            for a, res in results:
                 parts[a] = res
         except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now, not after the queued chunks
             stop_executor(ex)

@@ -10,6 +10,10 @@ Used by every pool sibsim starts (``sibsim.engine.simulate``, ``sibsim.sweep.exe
   Linux to kill it when its parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, see prctl(2)), so a
   ``kill -9`` of the parent leaves no worker behind. Where prctl is not available, a daemon thread
   polls ``os.getppid()`` instead.
+- :func:`forking` holds Ctrl-C and SIGTERM back while a pool forks its workers: a worker is born with them
+  blocked, and :func:`worker_init` unblocks them only once it ignores SIGINT, so a Ctrl-C in the instant
+  between the fork and the initializer is dropped instead of raising in the worker (a traceback on the
+  terminal); in the parent it is delivered as soon as the workers are forked.
 - :func:`stop_executor` (a ``ProcessPoolExecutor``) and :func:`stop_pool_processes` kill a pool's processes at once (used when the parent is interrupted,
   instead of waiting for the chunks already queued).
 """
@@ -69,10 +73,29 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="sibsim-parent-watch").start()
 
 
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+class forking:
+    """``with forking():`` around the call that forks a pool's workers (``Pool()``, an executor's first
+    ``submit``): SIGINT and SIGTERM are blocked in this thread meanwhile, so the workers (and the pool's own
+    threads) start with them blocked; the previous mask comes back on leaving, and a signal that arrived
+    meanwhile is delivered then (raised there, so call it inside the ``try`` that stops the pool)."""
+
+    def __enter__(self):
+        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+
+
 def worker_init(parent: int, then=None) -> None:
-    """Pool initializer (see the module docstring); ``then()`` runs afterwards if given."""
+    """Pool initializer (see the module docstring); ``then()`` runs afterwards if given. A SIGINT that
+    arrived while the worker was born (:func:`forking`) is dropped by ``SIG_IGN``; a SIGTERM ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
     _die_with(parent)
     if then is not None:
         then()

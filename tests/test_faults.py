@@ -176,6 +176,36 @@ def test_stop_executor_waits_for_the_manager_thread():
     assert wakeup._closed and cf_process._threads_wakeups.get(thread) in (None, wakeup)
 
 
+_CTRL_C_AT_EVERY_FORK = """
+import os, signal, sys
+import numpy as np
+import sibsim
+from sibsim import portfolio, sweep
+
+# a Ctrl-C that reaches every worker the instant it is forked, before its pool's initializer has run
+os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGINT))
+sc = sibsim.load(sys.argv[1])
+one, two = (sibsim.simulate(sc, trials=3000, seed=4, chunk=1000, workers=w) for w in (1, 2))
+assert all(np.array_equal(one.metrics[k], two.metrics[k], equal_nan=True) for k in one.metrics)
+pts = sweep.grid(**{"price.job_entry": [2000.0, 3000.0, 4000.0, 5000.0]})
+assert sweep.evaluate(sc, pts, trials=200, seed=4, workers=2) == sweep.evaluate(sc, pts, trials=200, seed=4)
+a, b = (portfolio.simulate_portfolio(sys.argv[2], trials=2000, seed=4, chunk=500, workers=w) for w in (1, 2))
+assert np.array_equal(a.by_year, b.by_year) and np.array_equal(a.spend, b.spend)
+print("ok")
+"""
+
+
+def test_a_ctrl_c_as_a_worker_is_forked_is_dropped_by_the_worker(tmp_path):
+    """Workers are forked with SIGINT and SIGTERM blocked (``sibsim.procs.forking``) and unblock them only
+    once they ignore SIGINT: a Ctrl-C that reaches a worker before its initializer has run is dropped,
+    not raised there (which printed the worker's traceback, and made ``multiprocessing.Pool`` fork
+    replacement after replacement). Engine, sweep and portfolio pools."""
+    r = subprocess.run([sys.executable, "-c", _CTRL_C_AT_EVERY_FORK, BENCHMARK,
+                        str(ROOT / "portfolios" / "uk_fair_chance_fund.yaml")],
+                       capture_output=True, text=True, timeout=WAIT, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
+
+
 def test_workers_1000_warns_in_one_line_and_runs(tmp_path):
     out = tmp_path / "s.csv"
     r = subprocess.run([sys.executable, "-m", "sibsim", "sweep", BENCHMARK, "--grid", "job_entry_uplift=0.05,0.1,0.15",
