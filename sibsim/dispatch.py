@@ -88,13 +88,19 @@ def client(scheduler, workers: int | None):
         from .procs import bound_workers, cores, quiet_children
 
         n = bound_workers(workers) if workers else cores()
-        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = None
         try:
+            # a Ctrl-C or SIGTERM while the cluster starts is held back until it has started, then raised here
+            with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
+                # the scheduler's HTTP server (health checks) on a free local port: its default, 8787, is
+                # taken by any other cluster on the machine (a warning on stderr)
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             c = Client(cluster)
-        except BaseException:  # an error, Ctrl-C or SIGTERM while connecting: leave no worker behind
-            _kill_local_workers(cluster)
-            cluster.close()
+        except BaseException:  # an error, Ctrl-C or SIGTERM while starting or connecting: leave no worker behind
+            if cluster is not None:
+                _kill_local_workers(cluster)
+                cluster.close()
             raise
         return c, [c, cluster]
     try:
@@ -150,65 +156,37 @@ def _on_dask(fn, context, items, scheduler, workers, warm, meanwhile) -> Iterato
 # ---------------------------------------------------------------- local
 
 def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list]:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
-    from .procs import bound_workers, forking, stop_pool_processes, worker_init
+    from .procs import bound_workers, forking, stop_executor, worker_init
 
     if warm is not None:
         warm()
     workers = bound_workers(workers)
     parts = [[items[i] for i in ch] for ch in chunks(len(items), workers)]
-    pool, finished = None, False
+    # the context reaches the workers through the fork (the initializer's arguments are not pickled).
+    # A ProcessPoolExecutor, not a multiprocessing.Pool: stopping a Pool whose killed worker held one of the
+    # queues' locks (an idle worker holds the task queue's, one sending a result the result queue's) waits
+    # for ever in Pool.terminate(); the executor's parent side takes no lock a worker shares (a sweep hung in CI)
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=get_context("fork"),
+                             initializer=worker_init, initargs=(os.getpid(), partial(_set_context, fn, context)))
+    finished = False
     try:
-        # multiprocessing.Pool forks its workers before starting its own threads; the context reaches them
-        # through the fork (the initializer's arguments are not pickled); stopped early, they are killed
-        with forking():
-            pool = get_context("fork").Pool(min(workers, len(parts)), initializer=worker_init,
-                                            initargs=(os.getpid(), partial(_set_context, fn, context)))
-        results = pool.imap_unordered(_pool_task, parts)
+        with forking():  # the first submit forks the workers
+            todo = {ex.submit(_pool_task, part) for part in parts}
         if meanwhile is not None:
             meanwhile()
-        yield from results
+        while todo:
+            done, todo = wait(todo, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
         finished = True
     finally:
-        if pool is None:  # interrupted while it was being made (Pool() leaves nothing running if it raises)
-            pass
-        elif finished:
-            pool.close()
-            pool.join()
-        else:  # an error, Ctrl-C or SIGTERM: kill the workers at once, then let the pool's threads finish
-            _stop_pool(pool, stop_pool_processes)
-
-
-def _stop_pool(pool, stop_pool_processes) -> None:
-    """Kill a pool's workers at once. Its worker handler is told first that the pool is ending: otherwise it
-    may fork replacements for the killed workers, and a replacement that ``terminate()``'s SIGTERM reaches
-    before its initializer has run raises the parent's handler's exception (a traceback on stderr; seen under
-    load in tests/test_faults.py)."""
-    from multiprocessing.pool import TERMINATE
-
-    handler = getattr(pool, "_worker_handler", None)
-    if handler is not None:
-        handler._state = TERMINATE
-    stop_pool_processes(getattr(pool, "_pool", []))
-    _free_lock_of_the_dead(getattr(getattr(pool, "_inqueue", None), "_rlock", None))
-    pool.terminate()
-    pool.join()
-
-
-def _free_lock_of_the_dead(lock) -> None:
-    """Release the task queue's read lock if a killed worker died holding it (an idle worker holds it while it
-    waits for a task): ``terminate()`` takes that lock first and would otherwise wait for ever (a sweep whose
-    point failed in a worker hung in CI). Called only once every worker is dead, so no live process holds it."""
-    if lock is None:
-        return
-    if lock.acquire(False):
-        lock.release()
-        return
-    try:
-        lock.release()
-    except ValueError:  # released meanwhile
-        pass
+        if finished:
+            ex.shutdown(wait=True)
+        else:  # an error, Ctrl-C, SIGTERM or a consumer that stopped: kill the workers at once
+            stop_executor(ex)
 
 
 def run(fn: Callable, context, items: Sequence, *, workers: int | None = 1, scheduler=None,

@@ -77,7 +77,7 @@ HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 class forking:
-    """``with forking():`` around the call that forks a pool's workers (``Pool()``, an executor's first
+    """``with forking():`` around the call that forks a pool's workers (an executor's first
     ``submit``): SIGINT and SIGTERM are blocked in this thread meanwhile, so the workers (and the pool's own
     threads) start with them blocked; the previous mask comes back on leaving, and a signal that arrived
     meanwhile is delivered then (raised there, so call it inside the ``try`` that stops the pool)."""
@@ -129,17 +129,33 @@ def stop_executor(ex) -> None:
         thread.join(5)
 
 
-class quiet_children:
-    """``with quiet_children():`` processes forked inside (a Dask LocalCluster's) ignore SIGINT and take the
-    default SIGTERM action, as :func:`worker_init` arranges for pools; the parent's handlers come back after.
-    Must be used from the main thread."""
+_CHILDREN_QUIET = False  # set by the first quiet_children(); from then on every fork runs _quiet_child
 
-    def __enter__(self):
-        self._saved = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+
+def _quiet_child() -> None:
+    """In a process just forked (``os.register_at_fork``): ignore SIGINT, take the default SIGTERM action,
+    then unblock both (a SIGINT that arrived meanwhile is dropped, a SIGTERM ends the process)."""
+    if _CHILDREN_QUIET:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+
+
+class quiet_children:
+    """``with quiet_children():`` around the start of a Dask LocalCluster, whose workers fork from the
+    cluster's own thread: they ignore SIGINT and take the default SIGTERM action, as :func:`worker_init`
+    arranges for pools (a fork hook does it, in every process forked from here on: pools' workers do the
+    same anyway). Meanwhile SIGINT and SIGTERM are blocked in the calling thread, so the cluster's thread
+    and its workers are born with them blocked (the hook unblocks them in the workers); on leaving, a Ctrl-C
+    or SIGTERM that arrived meanwhile is delivered here (raised on leaving: stop the cluster then)."""
+
+    def __enter__(self):
+        global _CHILDREN_QUIET
+        if not _CHILDREN_QUIET:
+            os.register_at_fork(after_in_child=_quiet_child)
+            _CHILDREN_QUIET = True
+        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         return self
 
     def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGINT, self._saved[0] if self._saved[0] is not None else signal.default_int_handler)
-        signal.signal(signal.SIGTERM, self._saved[1] if self._saved[1] is not None else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)

@@ -428,6 +428,35 @@ def test_ctrl_c_during_portfolio_on_a_dask_local_cluster(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
+def _blocks(pid: int, sig: int) -> bool:
+    """Whether the main thread of process ``pid`` has ``sig`` blocked (sibsim.procs.quiet_children)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    blk = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigBlk:")), 16)
+    return bool(blk & (1 << (sig - 1)))
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_signal_while_a_dask_local_cluster_starts(tmp_path, how):
+    """A Ctrl-C or SIGTERM while the LocalCluster starts is held back until it has started, then stops the
+    run like any other (it was ignored: the parent ignored SIGINT while its workers forked)."""
+    p = subprocess.Popen(_portfolio_argv(tmp_path, "--scheduler", "local", "--workers", "2"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         cwd=tmp_path)
+    try:
+        _wait_for(p, lambda: _blocks(p.pid, signal.SIGINT), "a cluster starting")
+        _signal(p, how)
+        _, err = p.communicate(timeout=WAIT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert (p.returncode, err) == EXPECT[how]
+    assert _session_left(p.pid) == []
+    assert sorted(x.name for x in tmp_path.iterdir()) == []
+
+
 def test_portfolio_workers_are_bounded_by_the_cores(tmp_path):
     from sibsim.procs import cores
 

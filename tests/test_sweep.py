@@ -226,6 +226,29 @@ def test_serial_equals_dask_local_cluster_of_forked_workers(sc, serial, uplift_g
     pd.testing.assert_frame_equal(serial.iloc[:2], dask)
 
 
+def test_a_local_cluster_prints_nothing_when_port_8787_is_taken(tmp_path):
+    """The scheduler's HTTP server takes a free local port: Dask's default, 8787, is taken by any other
+    cluster on the machine (a second sweep, a notebook), and Dask then warned on stderr."""
+    import socket
+    import subprocess
+    import sys
+
+    held = socket.socket()
+    try:
+        held.bind(("", 8787))
+        held.listen()
+    except OSError:  # taken already: the case itself
+        pass
+    try:
+        r = subprocess.run([sys.executable, "-m", "sibsim", "sweep", str(BENCH), "--grid",
+                            "price.job_entry=2000,3000", "--trials", "100", "--scheduler", "local",
+                            "--out", str(tmp_path / "s.csv"), "-q"], capture_output=True, text=True, timeout=300)
+    finally:
+        held.close()
+    assert (r.returncode, r.stderr) == (0, "")
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 2
+
+
 def _refuse_in_the_worker(run):
     from sibsim.errors import ScenarioError
 
@@ -259,28 +282,48 @@ def test_a_scenario_error_raised_in_a_worker_reaches_the_caller_whole():
     assert info.value.source == "a point"
 
 
-def _identity(x):
-    return x
+def _hold_every_queue_lock(context, items):
+    """In a worker: the first chunk returns at once; the others take every lock a worker may hold of every
+    multiprocessing queue this process inherited (a queue's read lock, held while waiting for a task; a
+    SimpleQueue's write lock, held while sending a result) and wait to be killed."""
+    import gc
+    import time
+    from multiprocessing.queues import Queue, SimpleQueue
+
+    if items[0] == 0:
+        return items
+    time.sleep(0.5)  # the first chunk's result has been sent
+    for q in [o for o in gc.get_objects() if isinstance(o, (Queue, SimpleQueue))]:
+        for lock in (getattr(q, "_rlock", None), getattr(q, "_wlock", None) if isinstance(q, SimpleQueue) else None):
+            if lock is not None:
+                lock.acquire(False)
+    time.sleep(600)
+    return items
 
 
-def test_stopping_a_pool_whose_idle_worker_held_the_task_lock_does_not_hang():
-    # an idle pool worker waits for a task holding the task queue's read lock; killed there, it never releases
-    # it, and Pool.terminate() takes that lock first (a sweep whose point failed in a worker hung in CI)
+def test_stopping_workers_that_hold_the_queues_locks_does_not_hang():
+    # Pool.terminate() waited for ever for a lock a killed worker held (a sweep whose point failed in a
+    # worker hung in CI, twice); the local workers now run on an executor whose parent side takes none
     import threading
     import time
-    from multiprocessing import get_context
 
-    from sibsim.dispatch import _stop_pool
-    from sibsim.procs import stop_pool_processes
+    from sibsim import dispatch
 
-    pool = get_context("fork").Pool(2)
-    pool.apply(_identity, (0,))
-    deadline = time.monotonic() + 60
-    while pool._inqueue._rlock.acquire(False):  # wait until a worker idles holding the lock (never a sleep bound)
-        pool._inqueue._rlock.release()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    t = threading.Thread(target=_stop_pool, args=(pool, stop_pool_processes), daemon=True)
+    got = []
+
+    def consume():
+        results = dispatch.run(_hold_every_queue_lock, None, list(range(8)), workers=2)
+        got.append(next(results))
+        time.sleep(1.5)  # the other worker holds the locks
+        results.close()  # the consumer stops (an error, Ctrl-C): the workers are killed
+        got.append("stopped")
+
+    t = threading.Thread(target=consume, daemon=True)
     t.start()
     t.join(120)  # a hang guard only
-    assert not t.is_alive()
+    assert not t.is_alive() and got[1:] == ["stopped"] and got[0][0] == 0
+    # and the pool's own threads have ended (one left waiting would hang the interpreter's exit)
+    deadline = time.monotonic() + 120  # a hang guard only
+    while any(type(th).__name__ == "_ExecutorManagerThread" for th in threading.enumerate()):
+        assert time.monotonic() < deadline, [th.name for th in threading.enumerate()]
+        time.sleep(0.05)
