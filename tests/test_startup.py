@@ -73,3 +73,20 @@ def test_the_scalar_normal_cdf_used_when_loading_matches_scipy():
     z = np.linspace(-37.0, 8.0, 4_501)
     got = np.array([_ndtr(float(x)) for x in z])
     np.testing.assert_allclose(got, special.ndtr(z), rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("env, scanned", [(None, False), ("", True)])
+def test_the_command_does_not_look_for_pydantic_plugins(env, scanned):
+    """The ``sibsim`` command sets PYDANTIC_DISABLE_PLUGINS unless the user has: pydantic then skips its
+    scan of every installed package's entry points when the scenario model is built."""
+    import os
+
+    code = ("import sys, runpy\n"
+            f"sys.argv = ['sibsim', 'run', {str(ROOT / 'scenarios' / 'benchmark.yaml')!r}, '--trials', '1', '-q']\n"
+            "try:\n    runpy.run_module('sibsim', run_name='__main__')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "from pydantic.plugin import _loader\nprint(_loader._plugins is not None)")
+    environ = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if env is not None:
+        environ["PYDANTIC_DISABLE_PLUGINS"] = env
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environ)
+    assert out.stdout.strip().splitlines()[-1] == str(scanned)
