@@ -360,14 +360,19 @@ def test_signal_while_a_save_waits_for_a_lock(tmp_path, db, how):
 # ---------------------------------------------------------------- the portfolio's pools
 
 
-def _ignores_sigint(pid: int) -> bool:
-    """Whether process ``pid`` ignores SIGINT (the sign that a pool worker's initializer has run)."""
+def _in_mask(pid: int, field: str, sig: int) -> bool:
+    """Whether ``sig`` is in the signal mask ``field`` (SigIgn, SigBlk) of process ``pid``'s main thread."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
-    ign = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigIgn:")), 16)
-    return bool(ign & (1 << (signal.SIGINT - 1)))
+    mask = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith(field + ":")), 16)
+    return bool(mask & (1 << (sig - 1)))
+
+
+def _ignores_sigint(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (the sign that a pool worker's initializer has run)."""
+    return _in_mask(pid, "SigIgn", signal.SIGINT)
 
 
 def _live_children(pid: int) -> list[psutil.Process]:
@@ -428,16 +433,6 @@ def test_ctrl_c_during_portfolio_on_a_dask_local_cluster(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
-def _blocks(pid: int, sig: int) -> bool:
-    """Whether the main thread of process ``pid`` has ``sig`` blocked (sibsim.procs.quiet_children)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    blk = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("SigBlk:")), 16)
-    return bool(blk & (1 << (sig - 1)))
-
-
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_signal_while_a_dask_local_cluster_starts(tmp_path, how):
     """A Ctrl-C or SIGTERM while the LocalCluster starts is held back until it has started, then stops the
@@ -446,7 +441,7 @@ def test_signal_while_a_dask_local_cluster_starts(tmp_path, how):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                          cwd=tmp_path)
     try:
-        _wait_for(p, lambda: _blocks(p.pid, signal.SIGINT), "a cluster starting")
+        _wait_for(p, lambda: _in_mask(p.pid, "SigBlk", signal.SIGINT), "a cluster starting")  # quiet_children
         _signal(p, how)
         _, err = p.communicate(timeout=WAIT)
     finally:
