@@ -395,41 +395,44 @@ def _portfolio_argv(out: Path, *execution: str) -> list[str]:
             "--json", str(out / "pf.json"), "--csv", str(out / "pf.csv"), "-q", *execution]
 
 
-@pytest.mark.parametrize("how", SIGNALS)
-def test_signal_during_parallel_portfolio(tmp_path, how):
-    p = subprocess.Popen(_portfolio_argv(tmp_path, "--workers", "2"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path)
+def _signal_portfolio(out: Path, how: str, ready, what: str, *execution: str):
+    """Start a portfolio run with ``execution`` in ``out``, wait until ``ready(pid)``, send ``how``: its pid
+    (the session's id), exit code, stderr and the processes it had when signalled."""
+    p = subprocess.Popen(_portfolio_argv(out, *execution), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True, cwd=out)
     try:
-        # both workers have run worker_init (so the chunks have been handed to the pool)
-        _wait_for(p, lambda: sum(_ignores_sigint(c.pid) for c in _live_children(p.pid)) >= 2,
-                  "two initialised workers")
+        _wait_for(p, lambda: ready(p.pid), what)
         children = _live_children(p.pid)
         _signal(p, how)
         _, err = p.communicate(timeout=WAIT)
     finally:
         if p.poll() is None:
             p.kill()
-    assert (p.returncode, err) == EXPECT[how]
-    assert gone(children) == [] and _session_left(p.pid) == []
+    return p.pid, p.returncode, err, children
+
+
+def _two_quiet_workers(pid: int) -> bool:
+    """Two children ignore SIGINT: both pool workers have run worker_init, or both Dask workers are up."""
+    return sum(_ignores_sigint(c.pid) for c in _live_children(pid)) >= 2
+
+
+@pytest.mark.parametrize("how", SIGNALS)
+def test_signal_during_parallel_portfolio(tmp_path, how):
+    # both workers have run worker_init (so the chunks have been handed to the pool)
+    pid, code, err, children = _signal_portfolio(tmp_path, how, _two_quiet_workers, "two initialised workers",
+                                                 "--workers", "2")
+    assert (code, err) == EXPECT[how]
+    assert gone(children) == [] and _session_left(pid) == []
     assert sorted(x.name for x in tmp_path.iterdir()) == []  # no output, no temporary
 
 
 def test_ctrl_c_during_portfolio_on_a_dask_local_cluster(tmp_path):
-    p = subprocess.Popen(_portfolio_argv(tmp_path, "--scheduler", "local", "--workers", "2"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                         cwd=tmp_path)
-    try:
-        # the cluster's two workers are up and the parent has its own Ctrl-C handling back (quiet_children ended)
-        _wait_for(p, lambda: not _ignores_sigint(p.pid)
-                  and sum(_ignores_sigint(c.pid) for c in _live_children(p.pid)) >= 2, "a started local cluster")
-        children = _live_children(p.pid)
-        os.killpg(p.pid, signal.SIGINT)
-        _, err = p.communicate(timeout=WAIT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert (p.returncode, err) == (130, "sibsim: interrupted\n")
-    assert gone(children) == [] and _session_left(p.pid) == []
+    # the cluster's two workers are up and the parent no longer holds Ctrl-C back (quiet_children ended)
+    pid, code, err, children = _signal_portfolio(
+        tmp_path, "ctrl-c", lambda pid: not _in_mask(pid, "SigBlk", signal.SIGINT) and _two_quiet_workers(pid),
+        "a started local cluster", "--scheduler", "local", "--workers", "2")
+    assert (code, err) == (130, "sibsim: interrupted\n")
+    assert gone(children) == [] and _session_left(pid) == []
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
@@ -437,18 +440,10 @@ def test_ctrl_c_during_portfolio_on_a_dask_local_cluster(tmp_path):
 def test_signal_while_a_dask_local_cluster_starts(tmp_path, how):
     """A Ctrl-C or SIGTERM while the LocalCluster starts is held back until it has started, then stops the
     run like any other (it was ignored: the parent ignored SIGINT while its workers forked)."""
-    p = subprocess.Popen(_portfolio_argv(tmp_path, "--scheduler", "local", "--workers", "2"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                         cwd=tmp_path)
-    try:
-        _wait_for(p, lambda: _in_mask(p.pid, "SigBlk", signal.SIGINT), "a cluster starting")  # quiet_children
-        _signal(p, how)
-        _, err = p.communicate(timeout=WAIT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert (p.returncode, err) == EXPECT[how]
-    assert _session_left(p.pid) == []
+    pid, code, err, _ = _signal_portfolio(tmp_path, how, lambda pid: _in_mask(pid, "SigBlk", signal.SIGINT),
+                                          "a cluster starting", "--scheduler", "local", "--workers", "2")
+    assert (code, err) == EXPECT[how]
+    assert _session_left(pid) == []
     assert sorted(x.name for x in tmp_path.iterdir()) == []
 
 
