@@ -147,9 +147,10 @@ with left:
             note = st.text_area("Note", key="save_note", height=80)
             if st.form_submit_button("Save to evidence base"):
                 try:
-                    rid = store.save_run(run.to_dict(), run.per_trial(),
-                                         tags=[t.strip() for t in tags.split(",") if t.strip()], note=note)
-                    st.success(f"Saved as run #{rid}. Its link: [run #{rid}](run?evidence={rid}&trials={run.trials}"
+                    tagged = [t.strip() for t in tags.split(",") if t.strip()]
+                    rid = store.save_run(run.to_dict(), run.per_trial(), tags=tagged, note=note)
+                    st.success(f"Saved as run #{rid}" + (f", tagged {', '.join(tagged)}" if tagged else ", no tags")
+                               + f". Its link: [run #{rid}](run?evidence={rid}&trials={run.trials}"
                                f"&seed={run.seed}&run=1&also={','.join(run.finance_models[1:])})")
                 except SibsimError as e:
                     st.error(f"Not saved: {e}")

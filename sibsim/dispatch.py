@@ -16,6 +16,10 @@ contiguous chunks, many items a task at first and fewer towards the end
   warm process, an address (``tcp://host:8786``) or a ``distributed.Client``
   is used as it is.
 
+Workers fork only from a process that runs one thread; beside other threads
+(a notebook's kernel, a browser driver) they are spawned, cold, and get the
+context by pickle (:func:`sibsim.procs.start_method`).
+
 ``meanwhile()``, if given, runs in this process once the work is handed out,
 while the workers compute (the caller's own imports, say), so it adds no wall
 time. Stopped early (an error, Ctrl-C, SIGTERM, a consumer that stops
@@ -83,15 +87,19 @@ def client(scheduler, workers: int | None):
         import dask
 
         # the workers fork from this process, which has loaded the engine and built the tables (warm):
-        # they start warm instead of importing everything again (spawn, Dask's default); one thread a
+        # they start warm instead of importing everything again (spawn, Dask's default, taken when other
+        # threads run here: sibsim.procs.start_method); one thread a
         # worker (the engine holds the GIL), no dashboard (an HTTP server nobody reads)
-        from .procs import bound_workers, cores, quiet_children
+        from .procs import bound_workers, cores, quiet_children, start_method
 
         n = bound_workers(workers) if workers else cores()
+        how = {"distributed.worker.multiprocessing-method": start_method()}  # fork unless other threads run
+        if how["distributed.worker.multiprocessing-method"] == "spawn":  # a spawned worker quiets its signals
+            how["distributed.worker.preload"] = [*dask.config.get("distributed.worker.preload", []), "sibsim.procs"]
         cluster = None
         try:
             # a Ctrl-C or SIGTERM while the cluster starts is held back until it has started, then raised here
-            with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), quiet_children():
+            with dask.config.set(how), quiet_children():
                 # the scheduler's HTTP server (health checks) on a free local port: its default, 8787, is
                 # taken by any other cluster on the machine (a warning on stderr)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -157,19 +165,20 @@ def _on_dask(fn, context, items, scheduler, workers, warm, meanwhile) -> Iterato
 
 def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list]:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from multiprocessing import get_context
 
-    from .procs import bound_workers, forking, stop_executor, worker_init
+    from .procs import bound_workers, forking, mp_context, stop_executor, worker_init
 
     if warm is not None:
         warm()
     workers = bound_workers(workers)
     parts = [[items[i] for i in ch] for ch in chunks(len(items), workers)]
-    # the context reaches the workers through the fork (the initializer's arguments are not pickled).
+    # the context reaches the workers through the fork (the initializer's arguments are not pickled; when
+    # this process runs other threads the workers are spawned instead, sibsim.procs.start_method, and get it
+    # by pickle).
     # A ProcessPoolExecutor, not a multiprocessing.Pool: stopping a Pool whose killed worker held one of the
     # queues' locks (an idle worker holds the task queue's, one sending a result the result queue's) waits
     # for ever in Pool.terminate(); the executor's parent side takes no lock a worker shares (a sweep hung in CI)
-    ex = ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=get_context("fork"),
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=mp_context(),
                              initializer=worker_init, initargs=(os.getpid(), partial(_set_context, fn, context)))
     finished = False
     try:

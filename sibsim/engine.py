@@ -16,7 +16,6 @@ import os
 from collections import deque
 import time
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from . import draw
 from .cohorts import simulate_cohort
 from .dists import apply_copula, correlation_matrix
 from .errors import UsageError
-from .procs import bound_workers, cores, forking, stop_executor, worker_init
+from .procs import bound_workers, cores, forking, mp_context, stop_executor, worker_init
 from .finance.cashflows import delivery_cost
 from . import finance as fin
 from .metrics import per_trial
@@ -299,7 +298,7 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             for a, b in ranges:
                 collect(simulate_range(sc, seed, a, b, finance), a, b)
     else:
-        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
+        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=mp_context(),
                                  initializer=worker_init, initargs=(os.getpid(), _one_blas_thread))
         try:
             pending = deque()  # a few chunks ahead of the one collected, so finished results do not pile up

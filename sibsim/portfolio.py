@@ -365,13 +365,11 @@ def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
             raise UsageError(f"workers must be a whole number >= 1; got {workers!r}")
         from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        from .procs import bound_workers, forking, stop_executor, worker_init
+        from .procs import bound_workers, forking, mp_context, stop_executor, worker_init
 
         workers = bound_workers(workers)
         # as the engine's pool (sibsim.procs): workers ignore Ctrl-C and die with this process
-        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=get_context("fork"),
+        ex = ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=mp_context(),
                                  initializer=worker_init, initargs=(os.getpid(),))
         try:
             with forking():  # map submits every chunk: the first submit forks the workers

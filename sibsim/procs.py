@@ -14,6 +14,9 @@ Used by every pool sibsim starts (``sibsim.engine.simulate``, ``sibsim.sweep.exe
   blocked, and :func:`worker_init` unblocks them only once it ignores SIGINT, so a Ctrl-C in the instant
   between the fork and the initializer is dropped instead of raising in the worker (a traceback on the
   terminal); in the parent it is delivered as soon as the workers are forked.
+- :func:`start_method` forks the workers (they start warm, sharing what this process has loaded) when this
+  process runs one thread, and spawns them otherwise: a fork copies the other threads' locks as they are at
+  that instant, and a lock one of them held (a logging stream's, say) stays held in the child for ever.
 - :func:`stop_executor` (a ``ProcessPoolExecutor``) and :func:`stop_pool_processes` kill a pool's processes at once (used when the parent is interrupted,
   instead of waiting for the chunks already queued).
 """
@@ -76,6 +79,22 @@ def _die_with(parent: int) -> None:
 HELD = (signal.SIGINT, signal.SIGTERM)
 
 
+def start_method() -> str:
+    """How to start worker processes from here: ``"fork"`` when this process runs one thread, else
+    ``"spawn"``. Forking a multi-threaded process copies every lock as it is; one held by another thread
+    at that instant (a logging handler's stream, the import lock) is held for ever in the child, which then
+    hangs (seen once: a Dask worker forked beside a browser driver's threads). Spawned workers start cold
+    (they import what they need again) and get what they run by pickle; signals are handled alike."""
+    return "fork" if threading.active_count() == 1 else "spawn"
+
+
+def mp_context():
+    """The ``multiprocessing`` context for a pool started now (:func:`start_method`)."""
+    from multiprocessing import get_context
+
+    return get_context(start_method())
+
+
 class forking:
     """``with forking():`` around the call that forks a pool's workers (an executor's first
     ``submit``): SIGINT and SIGTERM are blocked in this thread meanwhile, so the workers (and the pool's own
@@ -136,9 +155,23 @@ def _quiet_child() -> None:
     """In a process just forked (``os.register_at_fork``): ignore SIGINT, take the default SIGTERM action,
     then unblock both (a SIGINT that arrived meanwhile is dropped, a SIGTERM ends the process)."""
     if _CHILDREN_QUIET:
+        _quiet()
+
+
+def _quiet() -> None:
+    try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+    except ValueError:  # not the main thread: the mask below is this thread's alone
+        pass
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+
+
+def dask_setup(worker) -> None:
+    """A spawned Dask worker's preload (``distributed.worker.preload``, see :mod:`sibsim.dispatch`): as
+    :func:`_quiet_child` for a forked one. A spawned process inherits the blocked signals through ``exec``
+    but not the fork hook."""
+    _quiet()
 
 
 class quiet_children:

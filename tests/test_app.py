@@ -284,7 +284,7 @@ def test_save_find_tag_and_rerun_in_the_evidence_base(app):
     app.text_input(key="save_tags").input("baseline, test")
     app.text_area(key="save_note").input("first try")
     click(app, "Save to evidence base")
-    assert "Saved as run #" in texts(ok(app).success)
+    assert "tagged baseline, test" in texts(ok(app).success)
     go(app, "evidence")
     listed = app.dataframe[0].value
     assert list(listed["name"]) == ["Benchmark employment SIB"] and listed["tags"].iloc[0] == "baseline, test"

@@ -220,8 +220,9 @@ def test_serial_equals_dask(sc, serial, uplift_grid):
     pd.testing.assert_frame_equal(serial, dask)
 
 
-def test_serial_equals_dask_local_cluster_of_forked_workers(sc, serial, uplift_grid):
-    # the --scheduler local path: a LocalCluster of worker processes forked from this (warm) process
+def test_serial_equals_dask_local_cluster(sc, serial, uplift_grid):
+    # the --scheduler local path: a LocalCluster of worker processes (spawned here, since the test above
+    # leaves threads in this process: tests/test_start_method.py checks both ways)
     dask = sweep(sc, uplift_grid[:2], trials=TRIALS, seed=SEED, scheduler="local", workers=2)
     pd.testing.assert_frame_equal(serial.iloc[:2], dask)
 
