@@ -121,6 +121,29 @@ def test_report_from_json_regenerates_the_same_run(capsys, tmp_path):
     assert row["Mean"] == pytest.approx(record["metrics"]["outcome_payments"]["mean"], rel=1e-12)
 
 
+def test_report_from_a_summary_only_record(capsys, tmp_path, monkeypatch):
+    """A --keep summary record kept no trials: regenerated with every trial (its means are the record's) up
+    to REGENERATE_AT_MOST trials; above, refused before anything is simulated (a 10M-trial record would
+    otherwise be regenerated whole, about 4 GB)."""
+    import sibsim.report.load as rl
+
+    js, xlsx = tmp_path / "s.json", tmp_path / "s.xlsx"
+    code, _, err = cli(capsys, "run", BENCHMARK, "--trials", "600", "--seed", "9", "--keep", "summary",
+                       "--json", str(js), "-q")
+    assert code == 0, err
+    record = json.loads(js.read_text())
+    assert record["keep"] == "summary"
+    run = load_run(js)
+    assert run.kept == "all" and run.trials == 600
+    assert run.metric_summaries()["outcome_payments"]["mean"] == pytest.approx(
+        record["metrics"]["outcome_payments"]["mean"], rel=1e-12)
+    monkeypatch.setattr(rl, "REGENERATE_AT_MOST", 599)
+    monkeypatch.setattr("sibsim.engine.simulate", lambda *a, **k: pytest.fail("simulated"))
+    code, out, err = cli(capsys, "report", str(js), "--xlsx", str(xlsx))
+    assert code == 2 and "--keep summary run of 600 trials" in err and "599" in err and "Traceback" not in err
+    assert not xlsx.exists()
+
+
 def test_report_from_an_evidence_base_id(capsys, tmp_path):
     db = str(tmp_path / "e.db")
     code, out, err = cli(capsys, "run", BENCHMARK, "--trials", "300", "--seed", "4", "--save", "--db", db, "-q")
