@@ -117,6 +117,25 @@ def run_now(page, trials: int | None = None) -> float:
     return seconds
 
 
+def choose(page, box, option: str):
+    """Pick ``option`` in the select box or multiselect ``box`` and close its list. The list is opened
+    again until the option shows: a click that lands while a script run redraws the widget opened nothing
+    once in CI (the Compare page's finance models)."""
+    from playwright.sync_api import TimeoutError as NotYet
+
+    item = page.get_by_role("option", name=option, exact=True)
+    for _ in range(8):
+        box.locator("input").click()
+        try:
+            item.wait_for(timeout=15_000)
+            break
+        except NotYet:
+            page.keyboard.press("Escape")
+            settle(page)
+    item.click()
+    page.keyboard.press("Escape")
+
+
 def settle(page, ms: int = 600):
     """Wait until the script run finishes (the 'running' indicator goes)."""
     page.wait_for_timeout(ms)
@@ -130,8 +149,7 @@ def test_pick_scenario_run_and_see_results(server, page, repo_root):
     open_app(page, server)
     others = sorted(p.stem for p in (repo_root / "scenarios").glob("*.yaml") if p.stem != "benchmark")
     for name in [*others[:1], "benchmark"]:
-        page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario").click()
-        page.get_by_role("option", name=name, exact=True).click()
+        choose(page, page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario"), name)
         title = sibsim.load(repo_root / "scenarios" / f"{name}.yaml").name
         page.get_by_text(f"{title} is valid").wait_for()
         settle(page)
@@ -190,9 +208,7 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
     models = page.get_by_test_id("stMultiSelect").filter(has_text="under each finance model")
     if models.count():
         for n, m in enumerate(("sib", "pbr"), start=3):
-            models.click()
-            page.get_by_role("option", name=m, exact=True).click()
-            page.keyboard.press("Escape")
+            choose(page, models, m)
             page.get_by_text(f"Comparing {n} runs").wait_for()
             settle(page)
         assert "With guarantee · pbr" in page.get_by_text("Comparing 4 runs").inner_text()
@@ -207,17 +223,14 @@ def test_compare_two_runs_and_find_a_saved_run(server, page):
 def test_finance_models_by_party_on_the_run_page(server, page, repo_root):
     """Life Chances Fund under all four models: each model's commissioner cost, and "no investor" where none."""
     open_app(page, server)
-    page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario").click()
-    page.get_by_role("option", name="life_chances_fund", exact=True).click()
+    choose(page, page.get_by_test_id("stSelectbox").filter(has_text="Shipped scenario"), "life_chances_fund")
     sc = sibsim.load(repo_root / "scenarios" / "life_chances_fund.yaml")
     page.get_by_text(f"{sc.name} is valid").wait_for()
     settle(page)
     nav(page, "Run")
     also = page.get_by_test_id("stMultiSelect").filter(has_text="Also evaluate")
     for m in ("pbr", "fee", "hybrid"):
-        also.click()
-        page.get_by_role("option", name=m, exact=True).click()
-        page.keyboard.press("Escape")
+        choose(page, also, m)
         settle(page)
     run_now(page, trials=TRIALS_QUICK)
     page.get_by_text("Finance models on the same draws, by party").wait_for()
@@ -413,9 +426,7 @@ def test_screenshots(server, page, repo_root):
     settle(page)
     models = page.get_by_test_id("stMultiSelect").filter(has_text="under each finance model")
     for n, m in enumerate(("sib", "pbr") if models.count() else (), start=3):
-        models.click()
-        page.get_by_role("option", name=m, exact=True).click()
-        page.keyboard.press("Escape")
+        choose(page, models, m)
         page.get_by_text(f"Comparing {n} runs").wait_for()
         settle(page)
     page.get_by_text("Risk and return").first.wait_for()
