@@ -22,7 +22,7 @@ from typing import Annotated, Any, Iterator, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic_core import core_schema
 
-from ..dists import screen_inputs
+from ..screening import screen_inputs
 from .limits import MAX_AMOUNT, MAX_MULTIPLIER
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

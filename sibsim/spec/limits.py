@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from ..screening import MAX_ABS  # noqa: F401  (any number in a scenario: larger ones overflow; defined there)
+
 # name: (default, environment variable or None, what is counted)
 LIMITS: dict[str, tuple[float, str | None, str]] = {
     "participants": (100_000, "SIBSIM_MAX_PARTICIPANTS", "participants (starts over the horizon)"),
@@ -22,7 +24,6 @@ LIMITS: dict[str, tuple[float, str | None, str]] = {
 }
 MAX_AMOUNT = 1e12  # any amount of money, multiplier-free (a trillion: far above any outcomes contract)
 MAX_MULTIPLIER = 1e3  # per-trial multipliers (volume, cost overrun)
-MAX_ABS = 1e15  # any number in a prior: larger ones overflow sums and variances
 MAX_INT = 2**63 - 1  # whole numbers are stored in 64 bits
 MAX_DEPTH = 50  # nesting of a scenario file
 TOLERANCE = 1e-3  # most prior mass an unbounded prior may put outside a use's range (the rest is clipped)

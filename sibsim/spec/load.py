@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..dists import MAX_ABS, PRIOR_KINDS, Fixed, correlation_matrix
+from ..dists import PRIOR_KINDS, Fixed, correlation_matrix
 from ..paths import not_a_file
 from ..errors import ScenarioError
-from .limits import MAX_DEPTH, over
+from .limits import MAX_ABS, MAX_DEPTH, over
 from .model import Scenario
 
 MAX_BYTES = 1_000_000
