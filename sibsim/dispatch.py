@@ -87,14 +87,15 @@ def client(scheduler, workers: int | None):
         import dask
 
         # the workers fork from this process, which has loaded the engine and built the tables (warm):
-        # they start warm instead of importing everything again (spawn, Dask's default, taken when other
-        # threads run here: sibsim.procs.start_method); one thread a
-        # worker (the engine holds the GIL), no dashboard (an HTTP server nobody reads)
+        # they start warm instead of importing everything again (spawn, Dask's default, is taken only when
+        # other threads run here: sibsim.procs.start_method); one thread a worker (the engine holds the
+        # GIL), no dashboard (an HTTP server nobody reads)
         from .procs import bound_workers, cores, quiet_children, start_method
 
         n = bound_workers(workers) if workers else cores()
-        how = {"distributed.worker.multiprocessing-method": start_method()}  # fork unless other threads run
-        if how["distributed.worker.multiprocessing-method"] == "spawn":  # a spawned worker quiets its signals
+        method = start_method()
+        how = {"distributed.worker.multiprocessing-method": method}
+        if method == "spawn":  # a spawned worker quiets its signals in a preload (sibsim.procs.dask_setup)
             how["distributed.worker.preload"] = [*dask.config.get("distributed.worker.preload", []), "sibsim.procs"]
         cluster = None
         try:

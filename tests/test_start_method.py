@@ -26,8 +26,12 @@ def test_workers_fork_only_from_a_process_with_one_thread(threads, method):
     for where in ("engine", "sweep", "dask"):  # the engine's pool, a sweep's pool, a Dask LocalCluster
         seen = out[where]["workers"]
         assert seen, where
-        # every worker started the one way, ignores Ctrl-C (the parent handles it) and blocks neither signal
-        # (a spawned Dask worker is born with them blocked through exec: its preload unblocks them)
+        # every worker started the one way. Each is seen either as it was born, holding Ctrl-C and SIGTERM
+        # back (a spawned one may still be importing when the first results come), or past its initializer:
+        # ignoring Ctrl-C (the parent handles it) and blocking neither; never open to a Ctrl-C
         assert {w["method"] for w in seen} == {method}, (where, seen)
-        assert all(w["ignores_sigint"] and not w["blocked"] for w in seen), (where, seen)
+        assert all(w["ignores_sigint"] != w["blocked"] for w in seen), (where, seen)
+        assert any(w["ignores_sigint"] for w in seen), (where, seen)
+        if where == "dask":  # seen once the cluster has run a sweep: a spawned worker's preload has run
+            assert all(w["ignores_sigint"] for w in seen), seen
         assert out[where]["same"], where  # the same numbers as one process, whichever way the workers started
