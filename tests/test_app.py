@@ -206,6 +206,20 @@ def test_run_shows_headline_figures_distributions_and_downloads(app):
     assert app.number_input(key="trials").value == TRIALS
 
 
+def test_a_long_run_shares_its_trials_among_spawned_workers(app, monkeypatch):
+    """Runs of 20,000 trials or more use every core. The app runs its script beside other threads, so the
+    workers are spawned, not forked (sibsim.procs.start_method); the numbers are those of one process."""
+    import sibsim.engine as engine
+
+    real, seen = engine.mp_context, []
+    monkeypatch.setattr(engine, "mp_context", lambda: seen.append(real().get_start_method()) or real())
+    run(app, trials=20_000)
+    assert seen == ["spawn"]
+    shown = app.session_state["run"]
+    alone = sibsim.simulate(shown.scenario, trials=20_000, seed=1, workers=1)
+    assert shown.trials == 20_000 and (shown.metrics["outcome_payments"] == alone.metrics["outcome_payments"]).all()
+
+
 def test_run_page_defaults_and_invalid_scenario(app):
     go(app, "run")
     assert app.number_input(key="trials").value == 10_000 and app.number_input(key="seed").value == 1
