@@ -112,9 +112,7 @@ class forking:
 def worker_init(parent: int, then=None) -> None:
     """Pool initializer (see the module docstring); ``then()`` runs afterwards if given. A SIGINT that
     arrived while the worker was born (:func:`forking`) is dropped by ``SIG_IGN``; a SIGTERM ends it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+    _quiet()
     _die_with(parent)
     if then is not None:
         then()
