@@ -199,14 +199,14 @@ def _on_processes(fn, context, items, workers, warm, meanwhile) -> Iterator[list
             stop_executor(ex)
 
 
-def run(fn: Callable, context, items: Sequence, *, workers: int | None = 1, scheduler=None,
+def run(fn: Callable, context, items: Sequence, *, workers: int | None = None, scheduler=None,
         warm: Callable[[], None] | None = None, meanwhile: Callable[[], None] | None = None) -> Iterator[list]:
     """Yield ``fn(context, chunk)`` for contiguous chunks of ``items``, each as it finishes (any order).
 
     ``fn`` must be a module-level function (workers find it by name) returning one result per item, in a
     list; ``context`` and the items must be picklable for Dask. ``scheduler``: None (``workers`` local
-    processes; 1 = in this process), ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask
-    scheduler address or a ``distributed.Client``. ``warm()`` prepares this process before local workers
+    processes; 1 or None = in this process), ``"local"`` (a Dask LocalCluster of ``workers`` processes,
+    None = one a core), a Dask scheduler address or a ``distributed.Client``. ``warm()`` prepares this process before local workers
     fork from it; ``meanwhile()`` runs here while they compute (see the module docstring).
     """
     items = list(items)

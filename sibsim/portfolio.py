@@ -321,12 +321,13 @@ def _run_range(pf, scenarios, seed, a, b):
     return a, portfolio_range(pf, scenarios, seed, a, b)
 
 
-def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None = 1, scheduler=None,
+def simulate_portfolio(portfolio, *, trials: int, seed: int, workers: int | None = None, scheduler=None,
                        chunk: int = 2_000, scenarios: dict | None = None) -> PortfolioRun:
     """Run a portfolio (a file path, or a Portfolio with its ``scenarios``) for ``trials`` trials.
 
-    ``workers`` local processes, or ``scheduler``: ``"local"`` (a Dask
-    LocalCluster of ``workers`` processes), a scheduler address
+    ``workers`` local processes (None or 1: this process), or ``scheduler``:
+    ``"local"`` (a Dask LocalCluster of ``workers`` processes; None: one a
+    core), a scheduler address
     (``tcp://host:8786``) or a ``distributed.Client``. The numbers do not
     depend on ``workers``, ``scheduler`` or ``chunk``.
     """

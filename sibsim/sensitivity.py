@@ -202,7 +202,7 @@ def _names(sc: Scenario, names: Sequence[str] | None) -> list[str]:
 
 
 def scenario_model(sc: Scenario, names: Sequence[str], *, output: str, stat: str = "mean", trials: int, seed: int,
-                   workers: int | None = 1, scheduler=None, progress: bool = False) -> Model:
+                   workers: int | None = None, scheduler=None, progress: bool = False) -> Model:
     """The function ``(N, len(names)) -> (N,)``: ``stat`` of ``output`` with ``names`` fixed at each row."""
     reduce = functools.partial(statistic, output=output, stat=stat)
 
@@ -215,7 +215,7 @@ def scenario_model(sc: Scenario, names: Sequence[str], *, output: str, stat: str
 
 
 def sensitivity(scenario, *, method: str = "sobol", output: str, stat: str = "mean", samples: int = 64,
-                trials: int, seed: int, names: Sequence[str] | None = None, workers: int | None = 1,
+                trials: int, seed: int, names: Sequence[str] | None = None, workers: int | None = None,
                 scheduler=None, progress: bool = False) -> SensitivityResult:
     """Sensitivity of ``stat`` of ``output`` to the scenario's uncertain parameters.
 

@@ -269,12 +269,12 @@ def _warm(sc: Scenario) -> None:
 
 
 def execute_chunks(sc: Scenario, points: list[dict], *, trials: int, seed: int, reduce: Callable = summary_row,
-                   workers: int | None = 1, scheduler=None,
+                   workers: int | None = None, scheduler=None,
                    meanwhile: Callable[[], None] | None = None) -> Iterator[list[tuple[int, object]]]:
     """Yield ``[(index, reduce(run)), ...]`` for the points of each chunk as it finishes (any order).
 
-    ``scheduler``: None (``workers`` local processes; 1 = in this process, a point at a time),
-    ``"local"`` (a Dask LocalCluster of ``workers`` processes), a Dask scheduler address
+    ``scheduler``: None (``workers`` local processes; 1 or None = in this process, a point at a time),
+    ``"local"`` (a Dask LocalCluster of ``workers`` processes; None = one a core), a Dask scheduler address
     (``tcp://host:8786``) or a ``distributed.Client``. ``reduce`` must be picklable (a module-level
     function or a partial of one). Workers get the points in contiguous chunks, several a task, build
     and validate each point's scenario themselves and reduce its run to what the caller keeps; local
@@ -296,7 +296,7 @@ def execute(sc: Scenario, points: list[dict], **kw) -> Iterator[tuple[int, objec
 
 
 def evaluate(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int,
-             reduce: Callable = summary_row, workers: int | None = 1, scheduler=None,
+             reduce: Callable = summary_row, workers: int | None = None, scheduler=None,
              progress: bool = False, meanwhile: Callable[[], None] | None = None) -> list:
     """``[reduce(simulate(apply_point(scenario, p), trials, seed)) for p in points]``, in parallel if asked.
 
@@ -422,7 +422,7 @@ def _import_pandas() -> None:
     import pandas  # noqa: F401
 
 
-def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int, workers: int | None = 1,
+def sweep(scenario, points: Sequence[Mapping[str, float]], *, trials: int, seed: int, workers: int | None = None,
           scheduler=None, progress: bool = False, out=None,
           callback: Callable[[dict], None] | None = None) -> "pandas.DataFrame":  # noqa: F821
     """Simulate every point on the same seed; one row per (distinct) point, in the order given.

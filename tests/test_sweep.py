@@ -227,6 +227,34 @@ def test_serial_equals_dask_local_cluster(sc, serial, uplift_grid):
     pd.testing.assert_frame_equal(serial.iloc[:2], dask)
 
 
+@pytest.mark.parametrize("command", ["sweep", "portfolio"])
+def test_scheduler_local_without_workers_starts_one_worker_a_core(tmp_path, monkeypatch, command):
+    """`--scheduler local` alone is a LocalCluster of one worker a core (it once got one worker, and the
+    Dask benchmark measured a single process against two)."""
+    import sibsim.dispatch
+    import sibsim.sweep
+    from sibsim.procs import cores
+
+    sizes = []
+
+    def spy(scheduler, workers):
+        c, closers = real(scheduler, workers)
+        sizes.append(len(c.nthreads()))
+        return c, closers
+
+    real = sibsim.dispatch.client
+    monkeypatch.setattr(sibsim.dispatch, "client", spy)
+    monkeypatch.setattr(sibsim.sweep, "_client", spy)  # the portfolio's way in
+    if command == "sweep":
+        argv = ["sweep", str(BENCH), "--grid", "price.job_entry=2000,3000", "--trials", "50",
+                "--out", str(tmp_path / "s.csv"), "-q"]
+    else:
+        argv = ["portfolio", str(ROOT / "portfolios" / "uk_fair_chance_fund.yaml"), "--trials", "50",
+                "--json", str(tmp_path / "p.json")]
+    assert main([*argv, "--scheduler", "local"]) == 0
+    assert sizes == [cores()]
+
+
 def test_a_local_cluster_prints_nothing_when_port_8787_is_taken(tmp_path):
     """The scheduler's HTTP server takes a free local port: Dask's default, 8787, is taken by any other
     cluster on the machine (a second sweep, a notebook), and Dask then warned on stderr."""

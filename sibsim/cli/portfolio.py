@@ -62,7 +62,7 @@ def cmd_portfolio(args) -> int:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1; got {args.workers}")
-    run = simulate_portfolio(args.file, trials=args.trials, seed=args.seed, workers=args.workers or 1,
+    run = simulate_portfolio(args.file, trials=args.trials, seed=args.seed, workers=args.workers,
                              scheduler=args.scheduler)
     if args.json:
         write_json(args.json, run.to_dict())

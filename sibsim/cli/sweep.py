@@ -74,7 +74,8 @@ def _execution(args) -> dict:
                          "the cluster's size is the number of cores)")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1; got {args.workers}")
-    return {"workers": args.workers or 1, "scheduler": args.scheduler}
+    # with --scheduler local, None: a LocalCluster of one worker a core (sibsim.dispatch.client)
+    return {"workers": args.workers, "scheduler": args.scheduler}
 
 
 def _check_common(args) -> None:
