@@ -13,6 +13,7 @@ exit status 2 with one line and no traceback.
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 import json
 import math
 import subprocess
@@ -465,6 +466,48 @@ def test_yaml_that_is_not_what_it_seems_is_refused(text, words):
     assert msg.startswith("x.yaml: invalid scenario")
     for w in words:
         assert w in msg, (w, msg)
+
+
+class _PureLoader(yaml.SafeLoader):
+    """The reference for the fast loader: PyYAML's own parser, its depth counted as it composes."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > 50:
+                raise yaml.composer.ComposerError(None, None, "nested more than 50 levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def test_the_fast_loader_reads_what_pyyaml_reads():
+    # spec.loads parses with libyaml; PyYAML's pure parser is the reference, on every shipped file
+    from sibsim.spec.limits import MAX_DEPTH
+    from sibsim.spec.load import _parse
+
+    assert MAX_DEPTH == 50
+    files = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "portfolios").glob("*.yaml"))
+    assert len(files) >= 10
+    for f in files:
+        text = f.read_text()
+        assert _parse(text) == yaml.load(text, Loader=_PureLoader), f.name  # noqa: S506
+    # the depth limit falls where the reference puts it, in brackets, braces and indentation
+    for n in (48, 49, 50, 51):
+        for text in ("a: " + "[" * n + "]" * n, "a: " + "{b: " * n + "1" + "}" * n,
+                     "".join("  " * i + f"k{i}:\n" for i in range(n)) + "  " * n + "end"):
+            try:
+                yaml.load(text, Loader=_PureLoader)  # noqa: S506
+                refused = False
+            except yaml.YAMLError as err:
+                assert "nested more than 50" in str(err)
+                refused = True
+            with (pytest.raises(yaml.YAMLError, match="nested more than 50") if refused else nullcontext()):
+                _parse(text)
+        assert refused == (n >= 50)
 
 
 def test_deep_nesting_given_as_data_is_a_clean_error():

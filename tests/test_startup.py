@@ -42,6 +42,38 @@ def test_help_and_argument_errors_load_nothing_heavy(argv):
     assert _heavy(mods) == [], argv
 
 
+def _commands(parser) -> dict:
+    import argparse
+
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_a_parser_built_for_one_command_parses_as_the_whole_one():
+    # main() builds only the command groups up to the one its arguments name (argparse takes ~40 ms for all)
+    from sibsim.cli import build_parser
+
+    whole = _commands(build_parser())
+    assert {"run", "sweep", "sensitivity", "evidence", "voi", "reforecast", "observe"} <= set(whole)
+    built = set()
+    for name, sub in whole.items():
+        lean = _commands(build_parser([name, "--whatever"]))
+        built.add(len(lean))
+        assert lean[name].format_help() == sub.format_help(), name
+    assert min(built) < len(whole)  # a command of the first group does not build them all
+    for argv in (None, [], ["--help"], ["-h", "run"], ["nosuchcommand"]):  # these list every command
+        assert _commands(build_parser(argv)).keys() == whole.keys(), argv
+
+
+def test_an_unknown_command_lists_every_command(capsys):
+    from sibsim.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["nosuchcommand"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "invalid choice: 'nosuchcommand'" in err
+    assert all(f"'{c}'" in err for c in ("run", "voi", "reforecast", "observe", "evidence"))
+
+
 def test_lazy_names_still_work():
     import sibsim
 
