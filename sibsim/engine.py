@@ -10,6 +10,7 @@ trials), so results do not depend on the chunk size or worker count.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 import os
@@ -199,12 +200,16 @@ def _delivery_engine() -> str:
 _BLAS_LIMIT = None
 
 
+def _blas_limit():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _one_blas_thread() -> None:
     """Worker initialiser: the processes already use every core, so BLAS threads only contend."""
     global _BLAS_LIMIT
-    from threadpoolctl import threadpool_limits
-
-    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+    _BLAS_LIMIT = _blas_limit()
 
 
 def _check_int(name: str, v, lo: int, limit: str | None = None) -> int:
@@ -292,9 +297,9 @@ def simulate(scenario: Scenario | str | Path, *, trials: int, seed: int, chunk: 
             report(done[0], trials)
 
     if workers == 1 or len(ranges) == 1:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):  # small matrix products: BLAS threads only spin
+        # small matrix products: BLAS threads only spin (below 1,000 trials too small to be split: the limit
+        # would cost more, 8 ms, than the run)
+        with _blas_limit() if trials >= 1_000 else contextlib.nullcontext():
             for a, b in ranges:
                 collect(simulate_range(sc, seed, a, b, finance), a, b)
     else:

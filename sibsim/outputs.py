@@ -241,7 +241,8 @@ def _regex(name: str):
 
 
 _EXACT = {o.name: o for o in DECLARED if "<" not in o.name}
-_PATTERNS = tuple(o for o in DECLARED if "<" in o.name)
+# (declaration, its text before the first placeholder, after the last): a cheap test before the regex
+_PATTERNS = tuple((o, o.name.split("<", 1)[0], o.name.rsplit(">", 1)[1]) for o in DECLARED if "<" in o.name)
 
 
 @lru_cache(maxsize=4096)
@@ -253,7 +254,8 @@ def match(name: str) -> tuple[Output, dict[str, str]] | None:
     """
     if name in _EXACT:
         return _EXACT[name], {}
-    hits = [(o, m.groupdict()) for o in _PATTERNS if (m := _regex(o.name).match(name))]
+    hits = [(o, m.groupdict()) for o, head, tail in _PATTERNS
+            if name.startswith(head) and name.endswith(tail) and (m := _regex(o.name).match(name))]
     if len(hits) > 1:
         raise OutputError(f"output {name!r} matches {len(hits)} declarations: {', '.join(o.name for o, _ in hits)}")
     return hits[0] if hits else None
