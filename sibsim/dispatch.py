@@ -206,8 +206,9 @@ def run(fn: Callable, context, items: Sequence, *, workers: int | None = None, s
     ``fn`` must be a module-level function (workers find it by name) returning one result per item, in a
     list; ``context`` and the items must be picklable for Dask. ``scheduler``: None (``workers`` local
     processes; 1 or None = in this process), ``"local"`` (a Dask LocalCluster of ``workers`` processes,
-    None = one a core), a Dask scheduler address or a ``distributed.Client``. ``warm()`` prepares this process before local workers
-    fork from it; ``meanwhile()`` runs here while they compute (see the module docstring).
+    None = one a core), a Dask scheduler address or a ``distributed.Client``. ``warm()`` prepares this
+    process before local workers fork from it; ``meanwhile()`` runs here while they compute (see the
+    module docstring).
     """
     items = list(items)
     if not items:

@@ -82,7 +82,7 @@ def register(sub) -> None:
     p.add_argument("file", help="portfolio YAML file (e.g. portfolios/uk_fair_chance_fund.yaml)")
     p.add_argument("--trials", type=int, default=10_000, help="Monte Carlo trials (default 10,000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--workers", type=int, help="local worker processes (or Dask workers with --scheduler local)")
+    p.add_argument("--workers", type=int, help="local worker processes (default 1; or Dask workers with --scheduler local, default one a core)")
     p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
                    help="run on a Dask cluster: 'local' starts a LocalCluster; the numbers do not change")
     p.add_argument("--json", metavar="OUT", help="write the summary, spend by year and contracts as JSON")

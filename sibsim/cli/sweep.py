@@ -193,7 +193,7 @@ def _execution_args(p) -> None:
     g = p.add_argument_group("where the simulations run (results do not depend on it)")
     g.add_argument("--workers", type=int, help="local worker processes (default 1)")
     g.add_argument("--scheduler", metavar="ADDRESS",
-                   help="a Dask scheduler (tcp://host:8786), or 'local' to start a LocalCluster")
+                   help="a Dask scheduler (tcp://host:8786), or 'local' to start a LocalCluster of one worker a core")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
