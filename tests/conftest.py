@@ -21,6 +21,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,6 +32,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# A terminal's Ctrl-C reaches a foreground process whose SIGINT is at its default action. A test run started in
+# the background of a non-interactive shell (`make test &`, some CI runners) inherits SIGINT ignored, as would
+# every sibsim process the tests start, and the Ctrl-C tests (test_faults*.py) would see a Ctrl-C ignored. A
+# handler set here is reset to the default action in every process started from this one.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # sibsim's table cache (sibsim/tables.py) in a directory of this test process, not the user's ~/.cache;
 # subprocesses the tests start inherit it.
