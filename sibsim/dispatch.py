@@ -84,6 +84,8 @@ def client(scheduler, workers: int | None):
     if isinstance(scheduler, Client):
         return scheduler, []
     if scheduler == "local":
+        import logging
+
         import dask
 
         # the workers fork from this process, which has loaded the engine and built the tables (warm):
@@ -102,9 +104,13 @@ def client(scheduler, workers: int | None):
             # a Ctrl-C or SIGTERM while the cluster starts is held back until it has started, then raised here
             with dask.config.set(how), quiet_children():
                 # the scheduler's HTTP server (health checks) on a free local port: its default, 8787, is
-                # taken by any other cluster on the machine (a warning on stderr)
+                # taken by any other cluster on the machine (a warning on stderr). Dask's own log lines are
+                # silenced below CRITICAL in the workers and, until the cluster closes, here: a task's error
+                # reaches the caller as an exception, and a cluster of several workers may log a traceback
+                # while it closes (a heartbeat meeting the closed scheduler, dask/distributed#7105; seen in CI)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                       silence_logs=logging.CRITICAL)
             c = Client(cluster)
         except BaseException:  # an error, Ctrl-C or SIGTERM while starting or connecting: leave no worker behind
             if cluster is not None:

@@ -255,6 +255,51 @@ def test_scheduler_local_without_workers_starts_one_worker_a_core(tmp_path, monk
     assert sizes == [cores()]
 
 
+def _dask_errors_reach_stderr() -> bool:
+    """Would an ERROR of ``distributed.worker`` reach a stream handler in this process?"""
+    import logging
+
+    log = logging.getLogger("distributed.worker")
+    if not log.isEnabledFor(logging.ERROR):
+        return False
+    while log is not None:
+        if any(isinstance(h, logging.StreamHandler) and h.level <= logging.ERROR for h in log.handlers):
+            return True
+        log = log.parent if log.propagate else None
+    return False
+
+
+@pytest.mark.parametrize("how", ["spawn", "fork"])
+def test_a_local_cluster_logs_only_critical_lines_until_it_closes(how):
+    """The cluster sibsim starts keeps Dask's log lines below CRITICAL off stderr, in its workers (spawned
+    or forked) and here while it runs: a task's error reaches the caller as an exception, and closing a
+    cluster of several workers may log a heartbeat's traceback (dask/distributed#7105: it printed one in
+    CI). This process's handlers come back on close."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, time, json\n"
+        "from test_sweep import _dask_errors_reach_stderr as reach\n"
+        f"if {how == 'spawn'}: threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "import distributed\n"  # which adds its stream handler
+        "from sibsim.dispatch import client\n"
+        "from sibsim.procs import start_method\n"
+        "method, before = start_method(), reach()\n"
+        "c, closers = client('local', 2)\n"
+        "workers, here = sorted(c.run(reach).values()), reach()\n"
+        "[x.close() for x in closers]\n"
+        "print(json.dumps([method, before, workers, here, reach()]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=ROOT / "tests")
+    assert r.returncode == 0, r.stderr
+    method, before, workers, here, after = json.loads(r.stdout.strip().splitlines()[-1])
+    assert method == how
+    assert before is True  # Dask's default: its warnings and errors go to stderr
+    assert workers == [False, False] and here is False
+    assert after is True
+
+
 def test_a_local_cluster_prints_nothing_when_port_8787_is_taken(tmp_path):
     """The scheduler's HTTP server takes a free local port: Dask's default, 8787, is taken by any other
     cluster on the machine (a second sweep, a notebook), and Dask then warned on stderr."""
